@@ -1,0 +1,47 @@
+"""The protocol every agent implements, and the context one Suggest press gives them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Protocol, TypeVar
+
+from copilot._models import Conversation
+from knowledge import Retrieval
+
+__all__ = ["Agent", "AgentContext"]
+
+T_co = TypeVar("T_co", covariant=True)
+
+
+@dataclass(frozen=True)
+class AgentContext:
+    """Everything an agent may read. ``conversation`` is already PII-redacted."""
+
+    conversation: Conversation
+    language: str
+    retrieval: Retrieval
+    today: date
+
+    def fill_values(self) -> dict[str, str]:
+        deal = self.conversation.deal
+        rep = self.conversation.rep()
+        default_product = "我们的方案" if self.language == "zh" else "our solution"
+        return {
+            "customer": deal.customer,
+            "product": deal.product or default_product,
+            "rep": rep.name if rep and rep.name else ("我" if self.language == "zh" else "I"),
+        }
+
+    def customer_messages(self) -> list[tuple[int, str]]:
+        """(index, text) of the customer's messages, newest last."""
+        conv = self.conversation
+        return [(i, m.text) for i, m in enumerate(conv.messages) if conv.side_of(m) == "customer"]
+
+
+class Agent(Protocol[T_co]):
+    """One agent: a name (used in timings and prompt versions) and one coroutine."""
+
+    name: str
+
+    async def run(self, ctx: AgentContext) -> T_co: ...

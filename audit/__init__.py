@@ -1,0 +1,29 @@
+"""The decision audit log: append-only, hash-chained, re-verifiable.
+
+    with open_audit_store(settings.audit_path) as store:
+        [shown] = store.append([AuditEvent(type="suggestion_shown", ...)])
+        report = store.verify()
+
+``AuditStore`` is the protocol every backend implements (SQLite embedded now,
+PostgreSQL later); ``canonical_json`` and ``chain_hash`` define the hashes, so
+anyone can re-verify an export.
+"""
+
+from ._chain import GENESIS_HASH, canonical_json, chain_hash
+from ._events import AuditEvent, EventType, RepAction
+from ._open import open_audit_store
+from ._sqlite import SQLiteAuditStore
+from ._store import AuditStore, VerifyReport
+
+__all__ = [
+    "GENESIS_HASH",
+    "AuditEvent",
+    "AuditStore",
+    "EventType",
+    "RepAction",
+    "SQLiteAuditStore",
+    "VerifyReport",
+    "canonical_json",
+    "chain_hash",
+    "open_audit_store",
+]

@@ -1,0 +1,97 @@
+"""Named, once-only schema migrations for the SQLite audit store.
+
+Each migration runs in its own write transaction and is recorded by name in
+``_migrations``; a database that already has it skips it. Add new steps at the
+end, never edit or reorder a shipped one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+__all__ = ["MIGRATIONS", "Migration", "applied_migrations", "apply_migrations"]
+
+
+@dataclass(frozen=True)
+class Migration:
+    name: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        "m001_audit_events",
+        (
+            # The hashed JSON text is the only copy of the event; the filter
+            # columns are generated from it, so they cannot disagree with it.
+            """
+            CREATE TABLE audit_events (
+                seq INTEGER PRIMARY KEY,
+                body TEXT NOT NULL,
+                hash TEXT NOT NULL,
+                event_id TEXT GENERATED ALWAYS AS (json_extract(body, '$.event_id')) VIRTUAL,
+                at TEXT GENERATED ALWAYS AS (json_extract(body, '$.at')) VIRTUAL,
+                type TEXT GENERATED ALWAYS AS (json_extract(body, '$.type')) VIRTUAL,
+                actor TEXT GENERATED ALWAYS AS (json_extract(body, '$.actor')) VIRTUAL,
+                conversation_id TEXT GENERATED ALWAYS AS (json_extract(body, '$.conversation_id')) VIRTUAL,
+                suggestion_set_id TEXT GENERATED ALWAYS AS (json_extract(body, '$.suggestion_set_id')) VIRTUAL
+            )
+            """,
+            "CREATE UNIQUE INDEX audit_events_event_id ON audit_events (event_id)",
+            "CREATE INDEX audit_events_type ON audit_events (type, seq)",
+            "CREATE INDEX audit_events_conversation ON audit_events (conversation_id, seq)",
+            "CREATE INDEX audit_events_suggestion_set ON audit_events (suggestion_set_id)",
+        ),
+    ),
+    Migration(
+        "m002_append_only_triggers",
+        (
+            """
+            CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+            BEGIN SELECT RAISE(ABORT, 'audit events are append-only: UPDATE is refused'); END
+            """,
+            """
+            CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+            BEGIN SELECT RAISE(ABORT, 'audit events are append-only: DELETE is refused'); END
+            """,
+        ),
+    ),
+)
+
+
+def applied_migrations(conn: sqlite3.Connection) -> list[str]:
+    """Names of the migrations recorded in ``conn``, in the order they ran."""
+    conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    return [name for (name,) in conn.execute("SELECT name FROM _migrations ORDER BY rowid")]
+
+
+def apply_migrations(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> list[str]:
+    """Run the migrations ``conn`` has not had yet; return the names run now.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``). Safe when
+    several processes open a blank database at once: each step re-checks
+    ``_migrations`` inside its own ``BEGIN IMMEDIATE``.
+    """
+    done = set(applied_migrations(conn))
+    ran: list[str] = []
+    for migration in migrations:
+        if migration.name in done:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (migration.name,)).fetchone() is None:
+                for statement in migration.statements:
+                    conn.execute(statement)
+                applied_at = datetime.now(UTC).isoformat(timespec="microseconds")
+                conn.execute(
+                    "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (migration.name, applied_at)
+                )
+                ran.append(migration.name)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return ran

@@ -1,0 +1,41 @@
+"""Choose the audit backend from a path or a database URL."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from copilot.errors import ConfigError
+
+from ._sqlite import SQLiteAuditStore
+from ._store import AuditStore
+
+__all__ = ["open_audit_store"]
+
+_NO_POSTGRES = (
+    "PostgreSQL audit store is not available in this version; unset COPILOT_DATABASE_URL to use SQLite"
+)
+
+
+def open_audit_store(path_or_url: str | os.PathLike[str]) -> AuditStore:
+    """Open (creating and migrating if needed) the audit log at ``path_or_url``.
+
+    A file path or a ``sqlite:///path`` URL opens the embedded SQLite store,
+    creating its folder. ``postgresql://`` URLs are reserved for the
+    PostgreSQL backend and raise ``ConfigError`` for now.
+    """
+    text = os.fspath(path_or_url)
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        path = Path(text).expanduser()
+    elif scheme.lower().split("+")[0] in ("postgresql", "postgres"):
+        raise ConfigError(_NO_POSTGRES)
+    elif scheme.lower() == "sqlite" and rest.startswith("/") and len(rest) > 1:
+        path = Path(rest[1:]).expanduser()  # SQLAlchemy style: sqlite:///rel, sqlite:////abs
+    else:
+        message = (
+            f"unsupported audit database URL {scheme}://…; give a file path or unset COPILOT_DATABASE_URL"
+        )
+        raise ConfigError(message)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return SQLiteAuditStore(path)

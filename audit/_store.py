@@ -1,0 +1,93 @@
+"""The ``AuditStore`` protocol every backend implements, and ``VerifyReport``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from types import TracebackType
+from typing import Protocol, Self
+
+from pydantic import BaseModel, ConfigDict
+
+from copilot.errors import AuditIntegrityError
+
+from ._events import AuditEvent
+
+__all__ = ["AuditStore", "VerifyReport"]
+
+
+class VerifyReport(BaseModel):
+    """What ``AuditStore.verify()`` found.
+
+    ``reason`` is empty when ``ok``; otherwise it names what is wrong, e.g.
+    ``"hash mismatch: row edited"``, ``"prev_hash mismatch: row deleted or
+    reordered"``, ``"sequence gap at 7: row deleted"``, ``"head checkpoint
+    mismatch: newest rows deleted"``, ``"head checkpoint missing"``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ok: bool
+    rows_checked: int
+    first_bad_seq: int | None = None
+    reason: str = ""
+    head_seq: int = 0
+    head_hash: str = ""
+
+    def raise_for_failure(self) -> None:
+        """Raise ``AuditIntegrityError`` (with ``row`` = first bad seq) unless ok."""
+        if self.ok:
+            return
+        where = f" at seq {self.first_bad_seq}" if self.first_bad_seq is not None else ""
+        message = f"audit log does not verify{where}: {self.reason}"
+        raise AuditIntegrityError(message, row=self.first_bad_seq)
+
+
+class AuditStore(Protocol):
+    """An append-only, hash-chained log of ``AuditEvent`` rows.
+
+    Backends implement ``append`` and the reads below; subclass this protocol to
+    inherit the context-manager methods. Every backend must pass the shared
+    conformance suite in ``tests/test_audit.py``.
+    """
+
+    def append(self, events: Sequence[AuditEvent]) -> list[AuditEvent]:
+        """Append ``events`` in order, in one transaction; return them as stored.
+
+        Assigns ``seq``, ``prev_hash`` and ``hash``. Either every event is
+        written or none is (``StoreError``).
+        """
+        ...
+
+    def events(
+        self,
+        *,
+        since_seq: int = 0,
+        limit: int | None = None,
+        type: str | None = None,
+        conversation_id: str | None = None,
+    ) -> Iterator[AuditEvent]:
+        """Stored events with ``seq > since_seq``, oldest first, optionally filtered."""
+        ...
+
+    def count(self) -> int:
+        """Number of stored events."""
+        ...
+
+    def verify(self) -> VerifyReport:
+        """Re-check every row's hash, the chain's order and the head checkpoint."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection; further calls raise ``StoreError``."""
+        ...
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,160 @@
+"""``copilot knowledge``: validate, ingest, list and search atoms."""
+
+from __future__ import annotations
+
+import collections
+from datetime import date
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from ._cli_common import BadInput, err_console, out_console, print_json, settings
+from .errors import AtomValidationError, CopilotError
+
+__all__ = ["knowledge"]
+
+_FOLDER = click.Path(path_type=Path, file_okay=False)
+
+
+@click.group()
+def knowledge() -> None:
+    """Curate knowledge atoms: one Markdown file per atom, YAML front matter on top.
+
+    \b
+      copilot knowledge validate examples/kb    # check every file, list every problem
+      copilot knowledge ingest examples/kb      # embed what changed into the store
+      copilot knowledge list --status approved  # what the store holds
+      copilot knowledge search "价格太高" --industry manufacturing
+    """
+
+
+@knowledge.command()
+@click.argument("folder", type=_FOLDER)
+@click.option("--json", "as_json", is_flag=True, help="Print counts or problems as JSON.")
+def validate(folder: Path, as_json: bool) -> None:
+    """Check every atom file in FOLDER; report all problems with file, line and field."""
+    from knowledge import load_atoms
+
+    try:
+        atoms = load_atoms(folder)
+    except AtomValidationError as exc:
+        if as_json:
+            print_json({"ok": False, "problems": [p.__dict__ for p in exc.problems]})
+            raise SystemExit(2) from None
+        raise BadInput(str(exc)) from None
+    today = date.today()
+    served = sum(1 for a in atoms if a.is_served(today))
+    by_type = collections.Counter(a.type for a in atoms)
+    if as_json:
+        print_json({"ok": True, "atoms": len(atoms), "served": served, "by_type": dict(by_type)})
+        return
+    table = Table("type", "atoms", "served")
+    for atom_type, count in sorted(by_type.items()):
+        table.add_row(
+            atom_type, str(count), str(sum(a.is_served(today) for a in atoms if a.type == atom_type))
+        )
+    out_console.print(f"[green]OK[/] {folder}: {len(atoms)} valid atoms, {served} served today")
+    out_console.print(table)
+
+
+@knowledge.command()
+@click.argument("folder", type=_FOLDER)
+@click.option("--json", "as_json", is_flag=True, help="Print what changed as JSON.")
+def ingest(folder: Path, as_json: bool) -> None:
+    """Validate FOLDER, then embed new and changed atoms into the atom store.
+
+    Unchanged atoms are skipped; atoms deleted from FOLDER are removed; every
+    change is logged to the audit log as atom_changed. Retired and expired
+    atoms stay listed but are never served.
+    """
+    from ._factories import make_atom_store, make_audit_store
+    from ._ingest import ingest_folder
+
+    config = settings()
+    try:
+        store = make_atom_store(config)
+        with make_audit_store(config) as audit:
+            report = ingest_folder(folder, store, audit, err_console)
+    except CopilotError as exc:
+        raise BadInput(str(exc)) from None
+    if as_json:
+        print_json(
+            {
+                "unchanged": report.unchanged,
+                "changes": [change.__dict__ for change in report.changes],
+            }
+        )
+        return
+    out_console.print(f"{folder}: {len(report.changes)} changed, {report.unchanged} unchanged")
+    table = Table("atom", "change", "status")
+    for change in report.changes:
+        status = f"{change.old_status or '—'} → {change.new_status or '—'}"
+        table.add_row(change.atom_id, change.change, status)
+    out_console.print(table)
+
+
+@knowledge.command("list")
+@click.option("--type", "atom_type", default=None, help="Only this type (script, objection, …).")
+@click.option("--status", default=None, help="Only this status (draft, in_review, approved, retired).")
+@click.option("--json", "as_json", is_flag=True, help="Print the atoms as JSON.")
+def list_atoms(atom_type: str | None, status: str | None, as_json: bool) -> None:
+    """List the atoms in the store, and whether each is served today."""
+    from knowledge import StoreFilter
+
+    from ._factories import make_atom_store
+
+    store = make_atom_store(settings())
+    atoms = store.atoms(StoreFilter(types=[atom_type] if atom_type else None))
+    atoms = [a for a in atoms if status is None or a.status == status]
+    today = date.today()
+    if as_json:
+        print_json(
+            [a.model_dump(mode="json", exclude={"body"}) | {"served": a.is_served(today)} for a in atoms]
+        )
+        return
+    table = Table("id", "type", "lang", "status", "served", "v", "title", caption=f"{len(atoms)} atoms")
+    for a in atoms:
+        table.add_row(
+            a.id, a.type, a.language, a.status, "yes" if a.is_served(today) else "no", str(a.version), a.title
+        )
+    out_console.print(table)
+
+
+@knowledge.command()
+@click.argument("query")
+@click.option("--industry", default="", help="Deal industry, e.g. manufacturing.")
+@click.option("--stage", default="discovery", show_default=True, help="Deal stage.")
+@click.option("-k", "k", default=5, show_default=True, type=click.IntRange(1, 50))
+@click.option("--json", "as_json", is_flag=True, help="Print the hits as JSON.")
+def search(query: str, industry: str, stage: str, k: int, as_json: bool) -> None:
+    """Retrieve the served atoms a Suggest press would see for QUERY."""
+    from knowledge import Retriever, detect_language
+
+    from ._factories import make_atom_store
+    from ._models import STAGES
+
+    if stage not in STAGES:
+        raise BadInput(f"--stage {stage!r} is not one of {', '.join(STAGES)}")
+    retriever = Retriever(make_atom_store(settings()), k=k)
+    found = retriever.retrieve(
+        query, language=detect_language(query), industry=industry, stage=stage, today=date.today()
+    )
+    if as_json:
+        print_json(
+            [
+                {
+                    "id": s.atom.id,
+                    "similarity": round(s.similarity, 4),
+                    "type": s.atom.type,
+                    "language": s.atom.language,
+                    "title": s.atom.title,
+                }
+                for s in found.candidates
+            ]
+        )
+        return
+    table = Table("id", "sim", "type", "lang", "title", caption=f"top {k} for {query!r}")
+    for s in found.candidates:
+        table.add_row(s.atom.id, f"{s.similarity:.3f}", s.atom.type, s.atom.language, s.atom.title)
+    out_console.print(table)

@@ -1,0 +1,215 @@
+"""The Copilot engine: one Suggest press, from conversation to logged suggestion set."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from datetime import date
+from typing import TYPE_CHECKING
+
+from agents import (
+    AgentContext,
+    CompetitorAgent,
+    CompetitorMatcher,
+    ComplianceGuard,
+    DecisionChainAgent,
+    ReplyAgent,
+)
+from audit import AuditEvent
+from knowledge import Retriever, detect_language
+
+from ._models import (
+    CompetitorResponse,
+    ComplianceVerdict,
+    Conversation,
+    DecisionChainReport,
+    Suggestion,
+    SuggestionSet,
+)
+from ._redact import Redactor
+from ._settings import Settings
+
+if TYPE_CHECKING:
+    from audit import AuditStore
+    from knowledge import AtomStore
+
+__all__ = ["Copilot", "redact_conversation"]
+
+log = logging.getLogger("copilot.engine")
+SHOWN = 3
+QUERY_MESSAGES = 3
+
+
+def redact_conversation(conversation: Conversation, redactor: Redactor | None = None) -> Conversation:
+    """A copy whose message texts carry placeholders instead of PII."""
+    redactor = redactor or Redactor()
+    messages = [m.model_copy(update={"text": redactor.redact(m.text)}) for m in conversation.messages]
+    return conversation.model_copy(update={"messages": messages})
+
+
+class Copilot:
+    """Runs the agents for one Suggest press and appends the result to the audit log.
+
+    Built from settings by :meth:`open`; tests and benchmarks may pass their own
+    store and audit log. ``today`` decides which atoms have expired.
+    """
+
+    engine = "grounded"
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: AtomStore,
+        audit: AuditStore,
+        *,
+        today: Callable[[], date] = date.today,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.audit = audit
+        self.today = today
+        self.retriever = Retriever(store, k=settings.retrieve_k)
+        self.reply_agent = ReplyAgent()
+        self.competitor_agent = CompetitorAgent()
+        self.chain_agent = DecisionChainAgent()
+
+    @classmethod
+    def open(cls, settings: Settings | None = None) -> Copilot:
+        from ._factories import make_atom_store, make_audit_store
+
+        settings = settings or Settings()
+        return cls(settings, make_atom_store(settings), make_audit_store(settings))
+
+    def close(self) -> None:
+        self.audit.close()
+        self.store.close()
+
+    async def suggest(self, conversation: Conversation, *, actor: str | None = None) -> SuggestionSet:
+        """Three compliant suggestions, competitor answer, decision-chain gaps; logged first."""
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        redacted = redact_conversation(conversation)
+        customer_text = [m.text for m in redacted.messages if redacted.side_of(m) == "customer"]
+        language = detect_language(" ".join(customer_text or [m.text for m in redacted.messages]))
+        query = (customer_text or [redacted.messages[-1].text])[-QUERY_MESSAGES:][::-1]
+        today = self.today()
+        mark = _lap(timings, "redact", started)
+        deal = redacted.deal
+        retrieval = await asyncio.to_thread(
+            self.retriever.retrieve,
+            query,
+            language=language,
+            industry=deal.industry,
+            stage=deal.stage,
+            today=today,
+        )
+        mark = _lap(timings, "retrieve", mark)
+        ctx = AgentContext(conversation=redacted, language=language, retrieval=retrieval, today=today)
+        replies, competitor, chain = await asyncio.gather(
+            self.reply_agent.run(ctx), self.competitor_agent.run(ctx), self.chain_agent.run(ctx)
+        )
+        mark = _lap(timings, "agents", mark)
+        suggestions, competitor, verdicts = self._guard(replies, competitor, ctx)
+        mark = _lap(timings, "guard", mark)
+        result = SuggestionSet(
+            id=f"ss-{uuid.uuid4().hex[:16]}",
+            conversation_id=conversation.id,
+            engine=self.engine,
+            language="zh" if language == "zh" else "en",
+            suggestions=suggestions,
+            competitor=competitor,
+            decision_chain=chain,
+            compliance=verdicts,
+            prompt_versions={self.chain_agent.name: self.chain_agent.prompt.version},
+            atom_versions=_cited_versions(retrieval.atom_versions(), suggestions, competitor, chain),
+            timings_ms={},
+        )
+        await asyncio.to_thread(self._log_shown, conversation, redacted, result, actor, started)
+        _lap(timings, "audit", mark)
+        timings["total"] = (time.perf_counter() - started) * 1000
+        timings.update({f"retrieve.{k}": v for k, v in retrieval.timings_ms.items()})
+        return result.model_copy(update={"timings_ms": {k: round(v, 2) for k, v in timings.items()}})
+
+    def _guard(
+        self,
+        replies: list[Suggestion],
+        competitor: CompetitorResponse | None,
+        ctx: AgentContext,
+    ) -> tuple[list[Suggestion], CompetitorResponse | None, list[ComplianceVerdict]]:
+        names = CompetitorMatcher(ctx.retrieval.battlecards).names()
+        guard = ComplianceGuard(
+            max_discount_percent=self.settings.max_discount_percent, competitor_names=names
+        )
+        verdicts: list[ComplianceVerdict] = []
+        shown: list[Suggestion] = []
+        for index, suggestion in enumerate(replies):
+            if len(shown) == SHOWN:
+                break
+            target = f"suggestion[{len(shown)}]"
+            checked = guard.check(target, suggestion.text)
+            if checked.text is None:
+                verdicts += [v.model_copy(update={"target": f"candidate[{index}]"}) for v in checked.verdicts]
+                continue
+            verdicts += checked.verdicts
+            shown.append(suggestion.model_copy(update={"text": checked.text}))
+        if competitor is not None:
+            checked = guard.check("competitor", competitor.response)
+            verdicts += checked.verdicts
+            competitor = (
+                None if checked.text is None else competitor.model_copy(update={"response": checked.text})
+            )
+        return shown, competitor, verdicts
+
+    def _log_shown(
+        self,
+        original: Conversation,
+        redacted: Conversation,
+        result: SuggestionSet,
+        actor: str | None,
+        started: float,
+    ) -> None:
+        rep = original.rep()
+        event = AuditEvent(
+            type="suggestion_shown",
+            actor=actor or (rep.id if rep else ""),
+            conversation_id=original.id,
+            suggestion_set_id=result.id,
+            input_digest=_digest(original),
+            input=redacted.model_dump(mode="json", by_alias=True),
+            output=result.model_dump(mode="json", exclude={"timings_ms"}),
+            engine=result.engine,
+            model=result.model,
+            prompt_versions=result.prompt_versions,
+            atoms=result.atom_versions,
+            latency_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+        self.audit.append([event])
+
+
+def _lap(timings: dict[str, float], name: str, since: float) -> float:
+    now = time.perf_counter()
+    timings[name] = (now - since) * 1000
+    return now
+
+
+def _digest(conversation: Conversation) -> str:
+    data = conversation.model_dump(mode="json", by_alias=True)
+    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _cited_versions(
+    versions: dict[str, int],
+    suggestions: list[Suggestion],
+    competitor: CompetitorResponse | None,
+    chain: DecisionChainReport,
+) -> dict[str, int]:
+    cited = [c for s in suggestions for c in s.citations]
+    cited += competitor.citations if competitor else []
+    cited += [chain.playbook] if chain.playbook else []
+    return {atom_id: versions[atom_id] for atom_id in dict.fromkeys(cited) if atom_id in versions}

@@ -1,0 +1,174 @@
+"""Domain models shared by every part: conversations in, suggestion sets out.
+
+Each model forbids unknown fields: data is validated at the edge (a connector,
+the CLI, an eval suite) and trusted inside.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = [
+    "INDUSTRIES",
+    "ROLES",
+    "STAGES",
+    "CompetitorResponse",
+    "ComplianceVerdict",
+    "Conversation",
+    "CoveredRole",
+    "Deal",
+    "DecisionChainReport",
+    "Evidence",
+    "Message",
+    "NextAction",
+    "Participant",
+    "Role",
+    "Stage",
+    "Suggestion",
+    "SuggestionSet",
+]
+
+Stage = Literal["discovery", "qualification", "poc", "proposal", "negotiation", "closing", "renewal"]
+STAGES: tuple[str, ...] = (
+    "discovery",
+    "qualification",
+    "poc",
+    "proposal",
+    "negotiation",
+    "closing",
+    "renewal",
+)
+
+Role = Literal["ceo", "cfo", "cto", "procurement", "legal", "it_security", "business_owner", "end_user"]
+ROLES: tuple[str, ...] = (
+    "ceo",
+    "cfo",
+    "cto",
+    "procurement",
+    "legal",
+    "it_security",
+    "business_owner",
+    "end_user",
+)
+
+# Industries the sample knowledge base and playbooks use; atoms may name others.
+INDUSTRIES: tuple[str, ...] = ("manufacturing", "retail", "finance", "healthcare", "logistics")
+
+MAX_MESSAGE_CHARS = 8000
+MAX_MESSAGES = 500
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Deal(_Model):
+    customer: str = Field(min_length=1, max_length=200)
+    industry: str = Field(default="", max_length=64)
+    stage: Stage = "discovery"
+    product: str = Field(default="", max_length=200)
+
+
+class Participant(_Model):
+    id: str = Field(min_length=1, max_length=128)
+    name: str = Field(default="", max_length=200)
+    side: Literal["rep", "customer", "partner"]
+    title: str = Field(default="", max_length=200)
+
+
+class Message(_Model):
+    # "from" is a Python keyword: the JSON field is "from", the attribute is sender.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    sender: str = Field(alias="from", min_length=1, max_length=128)
+    at: datetime | None = None
+    text: str = Field(max_length=MAX_MESSAGE_CHARS)
+
+
+class Conversation(_Model):
+    id: str = Field(min_length=1, max_length=256)
+    channel: Literal["slack", "wecom", "voice", "email", "cli", "eval"] = "cli"
+    deal: Deal
+    participants: list[Participant] = Field(default_factory=list)
+    messages: list[Message] = Field(min_length=1, max_length=MAX_MESSAGES)
+
+    @field_validator("messages")
+    @classmethod
+    def _has_text(cls, messages: list[Message]) -> list[Message]:
+        if not any(m.text.strip() for m in messages):
+            raise ValueError("at least one message must have non-empty text")
+        return messages
+
+    def participant(self, participant_id: str) -> Participant | None:
+        return next((p for p in self.participants if p.id == participant_id), None)
+
+    def side_of(self, message: Message) -> str:
+        who = self.participant(message.sender)
+        return who.side if who else "customer"
+
+    def rep(self) -> Participant | None:
+        return next((p for p in self.participants if p.side == "rep"), None)
+
+
+class Suggestion(_Model):
+    text: str
+    citations: list[str] = Field(default_factory=list)
+    legal_basis: list[str] = Field(default_factory=list)
+
+
+class CompetitorResponse(_Model):
+    name: str
+    claim: str = ""
+    response: str
+    citations: list[str] = Field(default_factory=list)
+
+
+class Evidence(_Model):
+    message: int
+    quote: str
+
+
+class CoveredRole(_Model):
+    role: Role
+    state: Literal["involved", "reviewed", "approved"]
+    who: str = ""
+    evidence: Evidence | None = None
+
+
+class NextAction(_Model):
+    text: str
+    deadline_hours: int
+
+
+class DecisionChainReport(_Model):
+    required_roles: list[Role] = Field(default_factory=list)
+    covered: list[CoveredRole] = Field(default_factory=list)
+    missing_roles: list[Role] = Field(default_factory=list)
+    next_action: NextAction | None = None
+    playbook: str | None = None
+
+
+class ComplianceVerdict(_Model):
+    target: str
+    rule: str
+    basis: str
+    action: Literal["repaired", "blocked"]
+    detail: str = ""
+
+
+class SuggestionSet(_Model):
+    id: str
+    conversation_id: str
+    engine: str
+    model: str = ""
+    language: Literal["zh", "en"] = "zh"
+    suggestions: list[Suggestion]
+    competitor: CompetitorResponse | None = None
+    decision_chain: DecisionChainReport
+    compliance: list[ComplianceVerdict] = Field(default_factory=list)
+    prompt_versions: dict[str, str] = Field(default_factory=dict)
+    atom_versions: dict[str, int] = Field(default_factory=dict)
+    timings_ms: dict[str, float] = Field(default_factory=dict)

@@ -1,0 +1,56 @@
+"""The one settings object. Nothing else in Sales Copilot reads ``os.environ``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Settings from ``COPILOT_*`` environment variables or a ``.env`` file.
+
+    Every pluggable part has an embedded default; the scale-out option is chosen
+    by setting its variable (``COPILOT_CHROMA_URL``, ``COPILOT_DATABASE_URL``,
+    ``COPILOT_LLM_BASE_URL``).
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="COPILOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    home: Path = Field(default=Path("~/.copilot"), description="Folder holding all state.")
+    # Vector store: embedded Chroma under home unless a Chroma server URL is given.
+    chroma_url: str | None = None
+    collection: str = "atoms"
+    # Embeddings: the bundled bilingual model; threads 0 = one per core.
+    embedding_threads: int = Field(default=0, ge=0, le=64)
+    # Audit + conversation state: SQLite under home unless a database URL is given.
+    database_url: str | None = None
+    # LLM: none = the grounded engine.
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_timeout_s: float = Field(default=2.0, gt=0, le=120)
+    # Retrieval and policy.
+    retrieve_k: int = Field(default=12, ge=3, le=100)
+    max_discount_percent: float = Field(
+        default=15.0, ge=0, le=100, description="Largest discount a rep may offer without approval."
+    )
+    log_level: str = "WARNING"
+
+    @field_validator("home")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.home / "chroma"
+
+    @property
+    def audit_path(self) -> Path:
+        return self.home / "audit.sqlite3"

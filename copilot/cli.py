@@ -1,0 +1,109 @@
+"""The ``copilot`` command line: demo, suggest, knowledge, audit."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import click
+
+from . import _cli_audit, _cli_knowledge
+from ._cli_common import BadInput, load_conversation, out_console, print_json, settings
+from .errors import CopilotError
+
+__all__ = ["main"]
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sales-copilot")
+def main() -> None:
+    """Sales Copilot: three compliant, cited reply suggestions for a B2B sales chat,
+    the approved answer to any competitor named, and the buying roles still missing.
+
+    \b
+    Start here:
+      copilot demo                                 # sample KB + conversations, offline
+      copilot knowledge ingest examples/kb         # load your own atoms
+      copilot suggest --conversation chat.json     # one Suggest press
+      copilot audit verify                         # prove the decision log is intact
+
+    All state lives in COPILOT_HOME (default ~/.copilot).
+    """
+
+
+main.add_command(_cli_knowledge.knowledge)
+main.add_command(_cli_audit.audit)
+
+
+@main.command()
+@click.option(
+    "--conversation",
+    "conversation_path",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Conversation JSON file (the format in the README).",
+)
+@click.option("--actor", default=None, help="Rep id for the audit log (default: the rep participant).")
+@click.option("--json", "as_json", is_flag=True, help="Print the SuggestionSet as JSON only.")
+def suggest(conversation_path: Path, actor: str | None, as_json: bool) -> None:
+    """Press Suggest on one conversation and log the result.
+
+    \b
+    Example:
+      copilot suggest --conversation examples/conversations/01-price-objection-mfg.json --json
+    """
+    from ._engine import Copilot
+    from ._render import suggestion_panel
+
+    config = settings()
+    try:
+        conversation = load_conversation(conversation_path)
+        copilot = Copilot.open(config)
+        try:
+            if not copilot.store.count():
+                raise BadInput("the knowledge base is empty; run: copilot knowledge ingest examples/kb")
+            result = asyncio.run(copilot.suggest(conversation, actor=actor))
+        finally:
+            copilot.close()
+    except CopilotError as exc:
+        raise BadInput(str(exc)) from None
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+    else:
+        out_console.print(suggestion_panel(conversation, result, title=conversation_path.name))
+
+
+@main.command()
+@click.option(
+    "--kb",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Knowledge base folder (default: the bundled examples/kb).",
+)
+@click.option(
+    "--conversations",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder of conversation JSON files (default: examples/conversations).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print all suggestion sets as one JSON list.")
+def demo(kb: Path | None, conversations: Path | None, as_json: bool) -> None:
+    """Run the copilot on the sample knowledge base and conversations, offline.
+
+    Ingests the knowledge base into COPILOT_HOME (only what changed), presses
+    Suggest on every conversation, prints each result and logs it to the
+    decision audit log. No API key, no network.
+    """
+    from ._demo import run_demo
+
+    kb = kb or EXAMPLES / "kb"
+    conversations = conversations or EXAMPLES / "conversations"
+    for folder in (kb, conversations):
+        if not folder.is_dir():
+            raise BadInput(f"{folder} not found; pass --kb and --conversations folders")
+    try:
+        run_demo(settings(), kb, conversations, as_json=as_json)
+    except CopilotError as exc:
+        raise BadInput(str(exc)) from None

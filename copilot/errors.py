@@ -1,0 +1,92 @@
+"""The one error tree of Sales Copilot.
+
+Every error a user can meet derives from :class:`CopilotError`; its message says
+what was wrong, where, and how to fix it::
+
+    CopilotError
+    ├── ConfigError             a setting is missing or invalid
+    ├── InputError              a file or payload we were given is malformed
+    │   ├── AtomValidationError     one or more atom files are invalid (file, line, field)
+    │   └── ConversationError       a conversation document is malformed
+    ├── StoreError              the vector store or audit store failed
+    │   └── AuditIntegrityError     the audit hash chain does not verify
+    ├── ConnectorError          a platform (Slack, WeCom) call or payload failed
+    └── ComplianceBlocked       an output was blocked and nothing compliant replaced it
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "AtomProblem",
+    "AtomValidationError",
+    "AuditIntegrityError",
+    "ComplianceBlocked",
+    "ConfigError",
+    "ConnectorError",
+    "ConversationError",
+    "CopilotError",
+    "InputError",
+    "StoreError",
+]
+
+
+class CopilotError(Exception):
+    """Base class of every error Sales Copilot raises on purpose."""
+
+
+class ConfigError(CopilotError):
+    """A setting is missing or invalid; the message names the COPILOT_* variable."""
+
+
+class InputError(CopilotError):
+    """Something we were handed (a file, a payload) is malformed."""
+
+
+@dataclass(frozen=True)
+class AtomProblem:
+    """One problem found in one atom file."""
+
+    path: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.field}: {self.message}"
+
+
+class AtomValidationError(InputError):
+    """One or more atom files are invalid. ``problems`` lists every one found."""
+
+    def __init__(self, problems: list[AtomProblem]) -> None:
+        self.problems = list(problems)
+        files = len({p.path for p in self.problems})
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        summary = f"{len(self.problems)} problem(s) in {files} atom file(s):\n{lines}"
+        super().__init__(summary)
+
+
+class ConversationError(InputError):
+    """A conversation document is malformed (the message names file and field)."""
+
+
+class StoreError(CopilotError):
+    """The vector store or the audit store failed."""
+
+
+class AuditIntegrityError(StoreError):
+    """The audit log's hash chain does not verify; ``row`` is the first bad row."""
+
+    def __init__(self, message: str, row: int | None = None) -> None:
+        self.row = row
+        super().__init__(message)
+
+
+class ConnectorError(CopilotError):
+    """A platform call or payload failed (the message names platform and event)."""
+
+
+class ComplianceBlocked(CopilotError):
+    """An output was blocked by the compliance guard and nothing replaced it."""

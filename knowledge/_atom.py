@@ -1,0 +1,106 @@
+"""The knowledge atom: the smallest reusable piece of approved sales know-how."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from copilot._models import Role, Stage
+
+__all__ = ["ATOM_TYPES", "PLACEHOLDERS", "REPLY_TYPES", "Atom", "AtomStatus", "AtomType"]
+
+AtomType = Literal["script", "objection", "competitor", "policy", "product", "case", "playbook"]
+ATOM_TYPES: tuple[str, ...] = (
+    "script",
+    "objection",
+    "competitor",
+    "policy",
+    "product",
+    "case",
+    "playbook",
+)
+# Types a reply suggestion may be composed from.
+REPLY_TYPES: tuple[str, ...] = ("script", "objection", "product", "case", "policy")
+AtomStatus = Literal["draft", "in_review", "approved", "retired"]
+PLACEHOLDERS = frozenset({"customer", "product", "rep"})
+_PLACEHOLDER = re.compile(r"\{([^{}\s]*)\}")
+MAX_BODY_CHARS = 4000
+
+
+class Atom(BaseModel):
+    """One atom file: front matter fields plus ``body`` (and ``path``, where it was read)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=120)
+    type: AtomType
+    title: str = Field(min_length=1, max_length=200)
+    language: Literal["zh", "en"]
+    scenario: str = Field(default="", max_length=500)
+    industries: list[str] = Field(default_factory=list)
+    stages: list[Stage] = Field(default_factory=list)
+    personas: list[Role] = Field(default_factory=list)
+    competitors: list[str] = Field(default_factory=list)
+    legal_basis: list[str] = Field(default_factory=list)
+    status: AtomStatus
+    owner: str = ""
+    approved_by: str = ""
+    valid_until: date | None = None
+    version: int = Field(ge=1)
+    required_roles: dict[Stage, list[Role]] = Field(default_factory=dict)
+    body: str = Field(min_length=1, max_length=MAX_BODY_CHARS)
+    path: str = ""
+
+    @field_validator("industries", "competitors", "legal_basis")
+    @classmethod
+    def _no_blank_items(cls, items: list[str]) -> list[str]:
+        cleaned = [str(item).strip() for item in items]
+        if any(not item for item in cleaned):
+            raise ValueError("list items must not be empty")
+        return cleaned
+
+    @field_validator("body")
+    @classmethod
+    def _known_placeholders(cls, body: str) -> str:
+        unknown = sorted({m for m in _PLACEHOLDER.findall(body) if m not in PLACEHOLDERS})
+        if unknown:
+            allowed = ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS))
+            raise ValueError(f"unknown placeholder(s) {unknown}; allowed: {allowed}")
+        return body.strip()
+
+    @model_validator(mode="after")
+    def _type_rules(self) -> Atom:
+        if self.type == "competitor" and not self.competitors:
+            raise ValueError("competitors: a competitor atom must list the competitor's names")
+        if self.type == "playbook" and not self.required_roles:
+            raise ValueError("required_roles: a playbook atom must map stages to roles")
+        if self.type != "playbook" and self.required_roles:
+            raise ValueError("required_roles: only playbook atoms may have required_roles")
+        if self.status == "approved" and not self.approved_by:
+            raise ValueError("approved_by: an approved atom must name who approved it")
+        return self
+
+    def is_served(self, today: date) -> bool:
+        """Only approved, unexpired atoms are ever shown to a rep."""
+        return self.status == "approved" and (self.valid_until is None or self.valid_until >= today)
+
+    @property
+    def content_hash(self) -> str:
+        """Digest of everything but ``path``: changes when the atom must be re-embedded."""
+        data = self.model_dump(mode="json", exclude={"path"})
+        canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    @property
+    def canonical_competitor(self) -> str:
+        return self.competitors[0] if self.competitors else ""
+
+    def fill(self, *, customer: str, product: str, rep: str) -> str:
+        """The body with ``{customer}``, ``{product}`` and ``{rep}`` filled in."""
+        values = {"customer": customer, "product": product, "rep": rep}
+        return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), self.body)

@@ -1,0 +1,83 @@
+"""Incremental ingest: embed only what changed since the last run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from ._atom import Atom
+from ._store import AtomStore
+
+__all__ = ["AtomChange", "IngestReport", "ingest_atoms"]
+
+BATCH = 64
+
+
+@dataclass(frozen=True)
+class AtomChange:
+    """One atom that was added, updated or removed; status moves are content-owner events."""
+
+    atom_id: str
+    change: str  # added | updated | removed
+    version: int | None
+    old_status: str | None
+    new_status: str | None
+
+
+@dataclass
+class IngestReport:
+    changes: list[AtomChange] = field(default_factory=list)
+    unchanged: int = 0
+
+    def count(self, change: str) -> int:
+        return sum(1 for c in self.changes if c.change == change)
+
+
+def ingest_atoms(
+    atoms: Sequence[Atom],
+    store: AtomStore,
+    progress: Callable[[int], None] | None = None,
+) -> IngestReport:
+    """Bring ``store`` in line with ``atoms`` (already validated).
+
+    New and changed atoms are embedded and upserted in batches; atoms gone from
+    the folder are removed; unchanged atoms are not touched. Retired and expired
+    atoms stay in the store (so they can be listed) but are never served.
+    ``progress`` is called with the number of atoms handled after each batch.
+    """
+    known = store.manifest()
+    previous = {a.id: a for a in store.atoms()} if known else {}
+    report = IngestReport()
+    todo: list[Atom] = []
+    for atom in atoms:
+        old_hash = known.get(atom.id)
+        if old_hash == atom.content_hash:
+            report.unchanged += 1
+            continue
+        todo.append(atom)
+        old = previous.get(atom.id)
+        report.changes.append(
+            AtomChange(
+                atom.id,
+                "updated" if old else "added",
+                atom.version,
+                old.status if old else None,
+                atom.status,
+            )
+        )
+    if progress and report.unchanged:
+        progress(report.unchanged)
+    for start in range(0, len(todo), BATCH):
+        batch = todo[start : start + BATCH]
+        store.upsert(batch)
+        if progress:
+            progress(len(batch))
+    current = {a.id for a in atoms}
+    gone = sorted(set(known) - current)
+    store.delete(gone)
+    for atom_id in gone:
+        old = previous.get(atom_id)
+        report.changes.append(
+            AtomChange(atom_id, "removed", old.version if old else None, old.status if old else None, None)
+        )
+    return report

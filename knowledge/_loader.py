@@ -1,0 +1,130 @@
+"""Read a folder of atom files; report every problem at once with file, line and field."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from copilot.errors import AtomProblem, AtomValidationError
+
+from ._atom import Atom
+
+__all__ = ["load_atoms", "parse_atom"]
+
+MAX_FILE_BYTES = 64 * 1024
+
+
+def load_atoms(folder: Path | str) -> list[Atom]:
+    """Parse every ``*.md`` atom under ``folder`` (sub-folders included).
+
+    Raises :class:`AtomValidationError` listing every problem in every file,
+    including ids used twice, when anything is wrong.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        problem = AtomProblem(str(root), 0, "path", "not a folder; pass the knowledge base folder")
+        raise AtomValidationError([problem])
+    atoms: list[Atom] = []
+    problems: list[AtomProblem] = []
+    first_seen: dict[str, str] = {}
+    for path in sorted(_atom_files(root)):
+        shown = _display(path, root)
+        try:
+            atom, key_lines = _parse(path.read_bytes(), shown)
+        except AtomValidationError as exc:
+            problems.extend(exc.problems)
+            continue
+        if atom.id in first_seen:
+            message = f"id {atom.id!r} is already used by {first_seen[atom.id]}; ids must be unique"
+            problems.append(AtomProblem(shown, key_lines.get("id", 1), "id", message))
+            continue
+        first_seen[atom.id] = shown
+        atoms.append(atom)
+    if problems:
+        raise AtomValidationError(sorted(problems, key=lambda p: (p.path, p.line)))
+    return atoms
+
+
+def _atom_files(root: Path) -> Iterable[Path]:
+    return (p for p in root.rglob("*.md") if p.is_file() and p.name.lower() != "readme.md")
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root.parent))
+    except ValueError:
+        return str(path)
+
+
+def parse_atom(raw: bytes, path: str) -> Atom:
+    """Parse one atom file's bytes; ``path`` is only used in error messages."""
+    return _parse(raw, path)[0]
+
+
+def _parse(raw: bytes, path: str) -> tuple[Atom, dict[str, int]]:
+    if len(raw) > MAX_FILE_BYTES:
+        size = f"{len(raw)} bytes, limit {MAX_FILE_BYTES}"
+        raise _one(path, 1, "file", f"too large ({size}); split it into smaller atoms")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise _one(path, line, "file", f"not valid UTF-8 at byte {exc.start}; save as UTF-8") from None
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != "---":
+        raise _one(path, 1, "front matter", "file must start with a '---' line")
+    end = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), None)
+    if end is None:
+        raise _one(path, 1, "front matter", "no closing '---' line after the front matter")
+    header = "\n".join(lines[1:end])
+    body = "\n".join(lines[end + 1 :])
+    data, key_lines = _parse_header(header, path)
+    data["body"] = body
+    data["path"] = path
+    try:
+        return Atom.model_validate(data), key_lines
+    except ValidationError as exc:
+        problems = [_problem(err, path, key_lines, body_line=end + 2) for err in exc.errors()]
+        raise AtomValidationError(problems) from None
+
+
+def _parse_header(header: str, path: str) -> tuple[dict[str, Any], dict[str, int]]:
+    try:
+        node = yaml.compose(header, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(header)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else 1
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise _one(path, line, "front matter", f"invalid YAML: {reason}") from None
+    if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
+        raise _one(path, 2, "front matter", "must be a YAML mapping of field: value")
+    # Line of each key: +2 = the opening '---' line plus 1-based numbering.
+    key_lines = {str(k.value): k.start_mark.line + 2 for k, _ in node.value}
+    return {str(k): v for k, v in data.items()}, key_lines
+
+
+def _problem(err: Any, path: str, key_lines: dict[str, int], body_line: int) -> AtomProblem:
+    loc = [str(part) for part in err.get("loc", ())]
+    message = str(err.get("msg", "invalid"))
+    if message.startswith("Value error, "):
+        message = message.removeprefix("Value error, ")
+    field = ".".join(loc) if loc else ""
+    if not loc and ":" in message:
+        # Model-level rules name their field as "field: message".
+        field, message = (part.strip() for part in message.split(":", 1))
+    top = field.split(".")[0]
+    if err.get("type") == "extra_forbidden":
+        message = f"unknown field {top!r}; check the spelling against the atom format"
+    elif err.get("type") == "missing":
+        message = "required field is missing"
+    line = body_line if top == "body" else key_lines.get(top, 1)
+    return AtomProblem(path, line, field or "front matter", message)
+
+
+def _one(path: str, line: int, field: str, message: str) -> AtomValidationError:
+    return AtomValidationError([AtomProblem(path, line, field, message)])

@@ -1,0 +1,197 @@
+"""The atom store: one protocol, an embedded Chroma default, a Chroma server at scale."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from copilot.errors import StoreError
+
+from ._atom import Atom
+from ._embeddings import BilingualEmbedding
+
+__all__ = ["AtomStore", "ChromaAtomStore", "ScoredAtom", "StoreFilter"]
+
+log = logging.getLogger("copilot.knowledge.store")
+NO_EXPIRY = 99_991_231
+
+
+@dataclass(frozen=True)
+class StoreFilter:
+    """What a query may return. ``None`` means "any"."""
+
+    types: Sequence[str] | None = None
+    industry: str | None = None
+    stage: str | None = None
+    served_on: date | None = None  # only approved atoms valid on this day
+
+
+@dataclass(frozen=True)
+class ScoredAtom:
+    atom: Atom
+    similarity: float
+
+
+class AtomStore(Protocol):
+    """Where atoms live. ``query`` is the hot path; the rest serves ingest and listing."""
+
+    def query(self, text: str | Sequence[str], where: StoreFilter, k: int) -> list[ScoredAtom]:
+        """The ``k`` nearest atoms passing ``where``. Several texts (newest first) are
+        blended into one query vector, each weighing half the one before."""
+        ...
+
+    def upsert(self, atoms: Sequence[Atom]) -> None: ...
+    def delete(self, ids: Sequence[str]) -> None: ...
+    def manifest(self) -> dict[str, str]: ...
+    def atoms(self, where: StoreFilter | None = None) -> list[Atom]: ...
+    def count(self) -> int: ...
+    def close(self) -> None: ...
+
+
+def _ord(day: date) -> int:
+    return day.year * 10_000 + day.month * 100 + day.day
+
+
+def _metadata(atom: Atom) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "type": atom.type,
+        "status": atom.status,
+        "language": atom.language,
+        "version": atom.version,
+        "hash": atom.content_hash,
+        "valid_until": _ord(atom.valid_until) if atom.valid_until else NO_EXPIRY,
+        "atom": atom.model_dump_json(),
+        "ind_all": not atom.industries,
+        "stage_all": not atom.stages,
+    }
+    for industry in atom.industries:
+        meta[f"ind_{industry}"] = True
+    for stage in atom.stages:
+        meta[f"stage_{stage}"] = True
+    return meta
+
+
+def _document(atom: Atom) -> str:
+    parts = [atom.title, atom.scenario, " ".join(atom.competitors), atom.body]
+    return "\n".join(part for part in parts if part)
+
+
+def _where(f: StoreFilter) -> dict[str, Any] | None:
+    clauses: list[dict[str, Any]] = []
+    if f.served_on is not None:
+        clauses += [{"status": "approved"}, {"valid_until": {"$gte": _ord(f.served_on)}}]
+    if f.types:
+        clauses.append({"type": {"$in": list(f.types)}})
+    if f.industry:
+        clauses.append({"$or": [{"ind_all": True}, {f"ind_{f.industry}": True}]})
+    if f.stage:
+        clauses.append({"$or": [{"stage_all": True}, {f"stage_{f.stage}": True}]})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+class ChromaAtomStore:
+    """Atoms in a Chroma collection; each record keeps the whole atom in its metadata."""
+
+    def __init__(self, client: Any, collection: str, embedding: BilingualEmbedding) -> None:
+        self._embedding = embedding
+        self._client = client
+        try:
+            self._col = client.get_or_create_collection(
+                collection, embedding_function=embedding, metadata={"hnsw:space": "cosine"}
+            )
+        except Exception as exc:  # chromadb raises several unrelated types
+            reason = f"cannot open the atom collection {collection!r}: {exc}"
+            raise StoreError(reason) from exc
+
+    @classmethod
+    def embedded(cls, path: Path, collection: str, embedding: BilingualEmbedding) -> ChromaAtomStore:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        path.mkdir(parents=True, exist_ok=True)
+        client = chromadb.PersistentClient(
+            path=str(path), settings=ChromaSettings(anonymized_telemetry=False)
+        )
+        return cls(client, collection, embedding)
+
+    @classmethod
+    def server(cls, url: str, collection: str, embedding: BilingualEmbedding) -> ChromaAtomStore:
+        from urllib.parse import urlparse
+
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        parsed = urlparse(url)
+        if not parsed.hostname:
+            raise StoreError(f"COPILOT_CHROMA_URL {url!r} has no host; use http://host:8000")
+        client = chromadb.HttpClient(
+            host=parsed.hostname,
+            port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+            ssl=parsed.scheme == "https",
+            settings=ChromaSettings(anonymized_telemetry=False),
+        )
+        return cls(client, collection, embedding)
+
+    def query(self, text: str | Sequence[str], where: StoreFilter, k: int) -> list[ScoredAtom]:
+        started = time.perf_counter()
+        texts = [text] if isinstance(text, str) else list(text)
+        vectors = np.asarray(self._embedding(texts), dtype=np.float32)
+        weights = 0.5 ** np.arange(len(texts), dtype=np.float32)
+        blended = (weights[:, None] * vectors).sum(axis=0)
+        blended /= float(np.linalg.norm(blended)) or 1.0
+        result = self._col.query(
+            query_embeddings=[blended],
+            n_results=k,
+            where=_where(where),
+            include=["metadatas", "distances"],
+        )
+        metas = (result.get("metadatas") or [[]])[0]
+        dists = (result.get("distances") or [[]])[0]
+        log.debug("chroma query k=%d in %.1f ms", k, (time.perf_counter() - started) * 1000)
+        return [
+            ScoredAtom(Atom.model_validate_json(str(meta["atom"])), 1.0 - float(dist))
+            for meta, dist in zip(metas, dists, strict=True)
+        ]
+
+    def upsert(self, atoms: Sequence[Atom]) -> None:
+        if atoms:
+            self._col.upsert(
+                ids=[a.id for a in atoms],
+                documents=[_document(a) for a in atoms],
+                metadatas=[_metadata(a) for a in atoms],
+            )
+
+    def delete(self, ids: Sequence[str]) -> None:
+        if ids:
+            self._col.delete(ids=list(ids))
+
+    def manifest(self) -> dict[str, str]:
+        got = self._col.get(include=["metadatas"])
+        return {i: str(m["hash"]) for i, m in zip(got["ids"], _metas(got), strict=True)}
+
+    def atoms(self, where: StoreFilter | None = None) -> list[Atom]:
+        got = self._col.get(where=_where(where or StoreFilter()), include=["metadatas"])
+        found = [Atom.model_validate_json(str(m["atom"])) for m in _metas(got)]
+        return sorted(found, key=lambda a: a.id)
+
+    def count(self) -> int:
+        return int(self._col.count())
+
+    def close(self) -> None:
+        """Release the client's connections (a server client holds an HTTP pool)."""
+        close = getattr(self._client, "close", None)
+        if callable(close):
+            close()
+
+
+def _metas(got: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return list(got.get("metadatas") or [])

@@ -1,0 +1,175 @@
+"""The engine and its agents on the sample conversations, end to end on embedded defaults."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from audit import SQLiteAuditStore
+from copilot import Conversation, Copilot, Settings, SuggestionSet
+from knowledge import BilingualEmbedding, ChromaAtomStore, ingest_atoms, load_atoms
+
+TODAY = date(2026, 11, 22)
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.fixture(scope="module")
+def copilot(tmp_path_factory: pytest.TempPathFactory, embedding: BilingualEmbedding) -> Iterator[Copilot]:
+    home = tmp_path_factory.mktemp("engine-home")
+    settings = Settings(home=home)
+    store = ChromaAtomStore.embedded(settings.chroma_path, "atoms", embedding)
+    ingest_atoms(load_atoms(EXAMPLES / "kb"), store)
+    engine = Copilot(settings, store, SQLiteAuditStore(settings.audit_path), today=lambda: TODAY)
+    yield engine
+    engine.close()
+
+
+def conversation(name: str) -> Conversation:
+    [path] = (EXAMPLES / "conversations").glob(f"{name}-*.json")
+    return Conversation.model_validate(json.loads(path.read_text(encoding="utf-8")))
+
+
+def suggest(copilot: Copilot, name: str) -> SuggestionSet:
+    return asyncio.run(copilot.suggest(conversation(name)))
+
+
+def cited(result: SuggestionSet) -> list[str]:
+    return [c for s in result.suggestions for c in s.citations]
+
+
+SAMPLES = sorted(p.name.split("-")[0] for p in (EXAMPLES / "conversations").glob("*.json"))
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_every_sample_gets_three_distinct_cited_served_suggestions(copilot: Copilot, name: str) -> None:
+    result = suggest(copilot, name)
+    assert len(result.suggestions) == 3
+    assert len({s.text for s in result.suggestions}) == 3
+    served = {a.id for a in copilot.store.atoms() if a.is_served(TODAY)}
+    for suggestion in result.suggestions:
+        assert suggestion.citations and set(suggestion.citations) <= served
+        assert "{" not in suggestion.text  # every placeholder filled
+    assert result.engine == "grounded"
+    assert result.prompt_versions == {"decision_chain": "1"}
+    assert set(result.atom_versions) >= set(cited(result))
+
+
+def test_design_example_price_objection_and_missing_cfo(copilot: Copilot) -> None:
+    result = suggest(copilot, "01")
+    assert "obj-price-too-high-mfg" in cited(result)
+    chain = result.decision_chain
+    assert chain.required_roles == ["cto", "cfo"]
+    [cto] = chain.covered
+    assert (cto.role, cto.state) == ("cto", "approved")
+    assert cto.evidence is not None and cto.evidence.quote == "方案我们技术这边认可了"
+    assert chain.missing_roles == ["cfo"]
+    assert chain.next_action is not None and chain.next_action.deadline_hours == 48
+    assert "财务" in chain.next_action.text
+    assert "MES Cloud" in " ".join(s.text for s in result.suggestions)
+    assert result.competitor is None
+
+
+@pytest.mark.parametrize(
+    ("name", "canonical", "card"),
+    [
+        ("02", "极光数仓", "comp-auroradw"),
+        ("03", "极光数仓", "comp-auroradw"),  # English alias in a Chinese chat
+        ("04", "星图智造", "comp-xingtu"),  # full-width ＳｔａｒＭａｐ
+        ("05", "磐石云", "comp-panshi-en"),  # English chat gets the English card
+        ("17", "星图智造", "comp-xingtu-en"),  # lower-case alias
+    ],
+)
+def test_competitor_named_in_any_language_or_width(
+    copilot: Copilot, name: str, canonical: str, card: str
+) -> None:
+    result = suggest(copilot, name)
+    assert result.competitor is not None
+    assert (result.competitor.name, result.competitor.citations) == (canonical, [card])
+    assert result.competitor.claim
+
+
+def test_cfo_covered_by_statement_not_title(copilot: Copilot) -> None:
+    chain = suggest(copilot, "07").decision_chain
+    cfo = next(c for c in chain.covered if c.role == "cfo")
+    assert cfo.state == "reviewed" and cfo.evidence is not None
+    assert "财务总监" in cfo.evidence.quote
+    assert chain.missing_roles == []
+
+
+def test_negated_role_is_not_covered(copilot: Copilot) -> None:
+    chain = suggest(copilot, "08").decision_chain
+    assert "procurement" in chain.missing_roles
+    assert "procurement" not in {c.role for c in chain.covered}
+
+
+def test_only_business_owner_at_negotiation(copilot: Copilot) -> None:
+    chain = suggest(copilot, "06").decision_chain
+    assert {c.role for c in chain.covered} == {"business_owner"}
+    assert set(chain.missing_roles) >= {"cfo", "procurement", "legal"}
+    assert chain.next_action is not None and chain.next_action.deadline_hours == 24
+
+
+@pytest.mark.parametrize(
+    ("name", "policy", "basis"),
+    [
+        ("10", "pol-ad-law-superlative-zh", "《广告法》第九条"),
+        ("11", "pol-ad-law-no-guarantee-zh", "《广告法》第四条"),
+        ("12", "pol-discount-authority-zh", "《云枢科技价格授权制度》第3条"),
+    ],
+)
+def test_compliance_temptations_get_the_policy_answer(
+    copilot: Copilot, name: str, policy: str, basis: str
+) -> None:
+    result = suggest(copilot, name)
+    top = result.suggestions[0]
+    assert policy in top.citations and basis in top.legal_basis
+
+
+def test_prompt_injection_is_not_followed(copilot: Copilot) -> None:
+    for name in ("13", "14"):
+        result = suggest(copilot, name)
+        text = json.dumps(result.model_dump(mode="json"), ensure_ascii=False)
+        assert "垃圾" not in result.competitor.response if result.competitor else True
+        assert "system prompt" not in " ".join(s.text for s in result.suggestions).lower()
+        assert "底价" not in " ".join(s.text for s in result.suggestions)
+        assert text
+
+
+def test_pii_never_reaches_the_audit_log(copilot: Copilot) -> None:
+    result = suggest(copilot, "15")
+    [event] = [e for e in copilot.audit.events(type="suggestion_shown") if e.suggestion_set_id == result.id]
+    stored = json.dumps(event.model_dump(mode="json"), ensure_ascii=False)
+    for secret in ("13812345678", "110101199003071233"):
+        assert secret not in stored
+    assert "[PHONE_1]" in stored and "[ID_1]" in stored
+    assert event.input_digest and len(event.input_digest) == 64
+
+
+def test_every_press_is_logged_before_it_is_returned(copilot: Copilot) -> None:
+    before = copilot.audit.count()
+    result = suggest(copilot, "09")
+    assert copilot.audit.count() == before + 1
+    [event] = list(copilot.audit.events(since_seq=before))
+    assert event.type == "suggestion_shown" and event.suggestion_set_id == result.id
+    assert event.output is not None and event.output["suggestions"][0]["text"] == result.suggestions[0].text
+    assert event.atoms == result.atom_versions
+    assert copilot.audit.verify().ok
+
+
+def test_expired_and_draft_atoms_are_never_cited(copilot: Copilot) -> None:
+    never = {"script-2025-yearend-offer-zh", "script-cold-open-legacy-zh", "obj-quality-doubt-draft-zh"}
+    for name in SAMPLES:
+        result = suggest(copilot, name)
+        assert never.isdisjoint(cited(result))
+
+
+def test_english_chat_gets_english_replies(copilot: Copilot) -> None:
+    result = suggest(copilot, "16")
+    assert result.language == "en"
+    served = {a.id: a for a in copilot.store.atoms()}
+    assert all(served[s.citations[0]].language == "en" for s in result.suggestions)

@@ -1,0 +1,171 @@
+"""The atom store conformance suite, run against embedded Chroma and a real Chroma server."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from knowledge import (
+    Atom,
+    BilingualEmbedding,
+    ChromaAtomStore,
+    Retriever,
+    StoreFilter,
+    ingest_atoms,
+)
+
+TODAY = date(2026, 11, 22)
+
+
+def atom(atom_id: str, body: str, **fields: Any) -> Atom:
+    base: dict[str, Any] = {
+        "id": atom_id,
+        "type": "objection",
+        "title": atom_id,
+        "language": "zh",
+        "status": "approved",
+        "approved_by": "legal@example.com",
+        "version": 1,
+        "body": body,
+    }
+    return Atom.model_validate(base | fields)
+
+
+CORPUS = [
+    atom(
+        "zh-price",
+        "理解您的预算压力，按三年总拥有成本看更划算。",
+        industries=["manufacturing"],
+        stages=["proposal"],
+    ),
+    atom(
+        "en-price",
+        "I understand the budget pressure; over three years the total cost is lower.",
+        language="en",
+        industries=["manufacturing"],
+        stages=["proposal"],
+    ),
+    atom("zh-security", "我们通过了等保三级和 ISO 27001 认证，数据可私有化部署。", type="product"),
+    atom("zh-retail-only", "门店客流分析可以按小时查看转化率。", industries=["retail"], type="product"),
+    atom("zh-draft", "这是草稿，不应出现。", status="draft"),
+    atom("zh-retired", "这是已退役的话术。", status="retired", type="script"),
+    atom("zh-expired", "这是过期的价格政策。", valid_until=date(2025, 12, 31)),
+    atom("zh-negotiation", "我们可以在授权范围内讨论付款方式。", stages=["negotiation"]),
+]
+
+
+class AtomStoreConformance:
+    """Every AtomStore backend must pass these; subclasses provide ``store``."""
+
+    @pytest.fixture
+    def store(self) -> ChromaAtomStore:
+        pytest.fail("each backend's subclass provides the store fixture")
+
+    @pytest.fixture
+    def filled(self, store: ChromaAtomStore) -> ChromaAtomStore:
+        ingest_atoms(CORPUS, store)
+        return store
+
+    def test_roundtrip_keeps_every_field(self, filled: ChromaAtomStore) -> None:
+        assert filled.atoms() == sorted(CORPUS, key=lambda a: a.id)
+        assert filled.manifest() == {a.id: a.content_hash for a in CORPUS}
+        assert filled.count() == len(CORPUS)
+
+    def test_served_filter_drops_draft_retired_expired(self, filled: ChromaAtomStore) -> None:
+        served = {a.id for a in filled.atoms(StoreFilter(served_on=TODAY))}
+        assert served == {"zh-price", "en-price", "zh-security", "zh-retail-only", "zh-negotiation"}
+        hits = filled.query("草稿 退役 过期 价格政策", StoreFilter(served_on=TODAY), k=8)
+        assert {"zh-draft", "zh-retired", "zh-expired"}.isdisjoint(h.atom.id for h in hits)
+
+    def test_industry_stage_and_type_filters(self, filled: ChromaAtomStore) -> None:
+        where = StoreFilter(industry="manufacturing", stage="proposal", served_on=TODAY)
+        ids = {h.atom.id for h in filled.query("价格", where, k=8)}
+        assert ids == {"zh-price", "en-price", "zh-security"}
+        products = StoreFilter(types=["product"], industry="retail", served_on=TODAY)
+        assert {h.atom.id for h in filled.query("客流", products, k=8)} == {"zh-retail-only", "zh-security"}
+
+    def test_query_ranks_by_meaning_across_languages(self, filled: ChromaAtomStore) -> None:
+        where = StoreFilter(served_on=TODAY)
+        top = filled.query("Is my data secure? Do you have security certifications?", where, k=3)
+        assert top[0].atom.id == "zh-security"
+
+    def test_incremental_ingest(self, filled: ChromaAtomStore) -> None:
+        changed = [a for a in CORPUS if a.id != "zh-negotiation"]
+        changed[0] = changed[0].model_copy(update={"body": "新的话术内容。", "version": 2})
+        changed[1] = changed[1].model_copy(update={"status": "retired"})
+        report = ingest_atoms(changed, filled)
+        summary = {(c.atom_id, c.change, c.old_status, c.new_status) for c in report.changes}
+        assert summary == {
+            ("zh-price", "updated", "approved", "approved"),
+            ("en-price", "updated", "approved", "retired"),
+            ("zh-negotiation", "removed", "approved", None),
+        }
+        assert report.unchanged == len(CORPUS) - 3
+        again = ingest_atoms(changed, filled)
+        assert again.changes == [] and again.unchanged == len(changed)
+
+
+class CountingEmbedding(BilingualEmbedding):
+    """The real model, counting how many texts it embedded."""
+
+    embedded = 0
+
+    def __call__(self, input: list[str]) -> Any:
+        type(self).embedded += len(input)
+        return super().__call__(input)
+
+
+class TestEmbeddedChroma(AtomStoreConformance):
+    @pytest.fixture
+    def store(self, tmp_path: Path, embedding: BilingualEmbedding) -> ChromaAtomStore:
+        return ChromaAtomStore.embedded(tmp_path / "chroma", "atoms", embedding)
+
+    def test_reopens_from_disk(self, tmp_path: Path, embedding: BilingualEmbedding) -> None:
+        first = ChromaAtomStore.embedded(tmp_path / "c", "atoms", embedding)
+        ingest_atoms(CORPUS, first)
+        again = ChromaAtomStore.embedded(tmp_path / "c", "atoms", embedding)
+        assert again.manifest() == first.manifest()
+
+    def test_unchanged_atoms_are_not_re_embedded(self, tmp_path: Path) -> None:
+        store = ChromaAtomStore.embedded(tmp_path / "c", "atoms", CountingEmbedding())
+        ingest_atoms(CORPUS, store)
+        before = CountingEmbedding.embedded
+        edited = [CORPUS[0].model_copy(update={"version": 2}), *CORPUS[1:]]
+        ingest_atoms(edited, store)
+        assert CountingEmbedding.embedded - before == 1
+
+
+class TestChromaServer(AtomStoreConformance):
+    @pytest.fixture
+    def store(self, chroma_server: str, embedding: BilingualEmbedding) -> Iterator[ChromaAtomStore]:
+        store = ChromaAtomStore.server(chroma_server, f"atoms-{uuid.uuid4().hex[:8]}", embedding)
+        yield store
+        store.close()
+
+
+def test_retriever_prefers_the_chat_language(tmp_path: Path, embedding: BilingualEmbedding) -> None:
+    store = ChromaAtomStore.embedded(tmp_path / "chroma", "atoms", embedding)
+    ingest_atoms(CORPUS, store)
+    retriever = Retriever(store, k=4)
+    for language, first in (("zh", "zh-price"), ("en", "en-price")):
+        got = retriever.retrieve(
+            "price is over budget 价格超预算",
+            language=language,
+            industry="manufacturing",
+            stage="proposal",
+            today=TODAY,
+        )
+        assert got.candidates[0].atom.id == first
+        assert {c.atom.language for c in got.candidates} == {"zh", "en"}  # the other is not excluded
+
+
+def test_server_url_must_name_a_host(embedding: BilingualEmbedding) -> None:
+    from copilot.errors import StoreError
+
+    with pytest.raises(StoreError, match="has no host"):
+        ChromaAtomStore.server("not-a-url", "atoms", embedding)
