@@ -32,9 +32,6 @@ class CompetitorMatcher:
         self._canonical = aliases
         self._pattern = re.compile("|".join(_alias_pattern(a) for a in ordered)) if ordered else None
 
-    def names(self) -> list[str]:
-        return sorted(set(self._canonical.values()))
-
     def find(self, text: str) -> str | None:
         """The canonical name of the first competitor ``text`` names, if any."""
         if self._pattern is None:

@@ -10,12 +10,12 @@ group by cosine similarity. "USE + language bonus" re-ranks USE's top ``--k`` as
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import json
 import os
 import socket
 import time
+from argparse import ArgumentParser, RawDescriptionHelpFormatter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -121,7 +121,7 @@ def evaluate(
         started = time.perf_counter()
         sims.append(score(q["text"]))
         times.append((time.perf_counter() - started) * 1000)
-    result = Result(name, load, float(np.mean(times)))
+    result = Result(name, load, float(np.median(times)))
     result.ranks = {i: [ids[j] for j in np.argsort(-s, kind="stable")] for i, s in enumerate(sims)}
     if factory is not use_model:
         return [result]
@@ -149,7 +149,7 @@ def summary(result: Result, queries: list[Query]) -> dict[str, Any]:
 def render(rows: list[dict[str, Any]], title: str, notes: list[str], misses: bool) -> None:
     console = Console(width=None if Console().is_terminal else 140)
     table = Table(title=title)
-    for column in ("model", "", *GROUPS, "overall", "ms/query", "load s"):
+    for column in ("model", "", *GROUPS, "overall", "ms/query p50", "load s"):
         table.add_column(column, no_wrap=True, justify="left" if column in ("model", "") else "right")
     for row in rows:
         timing = ["(as USE)", ""]
@@ -171,7 +171,7 @@ def render(rows: list[dict[str, Any]], title: str, notes: list[str], misses: boo
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=RawDescriptionHelpFormatter)
     parser.add_argument("--kb", type=Path, default=ROOT / "examples" / "kb", help="knowledge base folder")
     parser.add_argument("--queries", type=Path, default=ROOT / "benchmarks" / "retrieval_queries.yaml")
     parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))

@@ -57,7 +57,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def presses(copilot: Copilot, conversations: list[Conversation], rounds: int) -> list[float]:
-    await copilot.suggest(conversations[0])  # warm-up: model load, catalogue cache
+    copilot.warm_up()
     timings = []
     for _ in range(rounds):
         for conversation in conversations:

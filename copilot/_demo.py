@@ -30,6 +30,7 @@ def run_demo(settings: Settings, kb: Path, conversations: Path, *, as_json: bool
                 f"{report.count('updated')} updated, {report.count('removed')} removed, "
                 f"{report.unchanged} unchanged · COPILOT_HOME={settings.home}"
             )
+        copilot.warm_up()
         results = asyncio.run(_run_all(copilot, [c for _, c in loaded]))
     finally:
         copilot.close()

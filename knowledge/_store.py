@@ -83,6 +83,19 @@ def _document(atom: Atom) -> str:
     return "\n".join(part for part in parts if part)
 
 
+def _matches(meta: Mapping[str, Any], f: StoreFilter) -> bool:
+    """``_where`` evaluated in Python on one record's metadata (the same rules)."""
+    if f.served_on is not None and (
+        meta.get("status") != "approved" or int(meta.get("valid_until", 0)) < _ord(f.served_on)
+    ):
+        return False
+    if f.types and meta.get("type") not in f.types:
+        return False
+    if f.industry and not (meta.get("ind_all") or meta.get(f"ind_{f.industry}")):
+        return False
+    return not (f.stage and not (meta.get("stage_all") or meta.get(f"stage_{f.stage}")))
+
+
 def _where(f: StoreFilter) -> dict[str, Any] | None:
     clauses: list[dict[str, Any]] = []
     if f.served_on is not None:
@@ -101,8 +114,11 @@ def _where(f: StoreFilter) -> dict[str, Any] | None:
 class ChromaAtomStore:
     """Atoms in a Chroma collection; each record keeps the whole atom in its metadata."""
 
-    def __init__(self, client: Any, collection: str, embedding: BilingualEmbedding) -> None:
+    def __init__(
+        self, client: Any, collection: str, embedding: BilingualEmbedding, *, prefetch: int = 96
+    ) -> None:
         self._embedding = embedding
+        self.prefetch = prefetch
         self._client = client
         try:
             self._col = client.get_or_create_collection(
@@ -113,7 +129,9 @@ class ChromaAtomStore:
             raise StoreError(reason) from exc
 
     @classmethod
-    def embedded(cls, path: Path, collection: str, embedding: BilingualEmbedding) -> ChromaAtomStore:
+    def embedded(
+        cls, path: Path, collection: str, embedding: BilingualEmbedding, *, prefetch: int = 96
+    ) -> ChromaAtomStore:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
@@ -121,10 +139,12 @@ class ChromaAtomStore:
         client = chromadb.PersistentClient(
             path=str(path), settings=ChromaSettings(anonymized_telemetry=False)
         )
-        return cls(client, collection, embedding)
+        return cls(client, collection, embedding, prefetch=prefetch)
 
     @classmethod
-    def server(cls, url: str, collection: str, embedding: BilingualEmbedding) -> ChromaAtomStore:
+    def server(
+        cls, url: str, collection: str, embedding: BilingualEmbedding, *, prefetch: int = 96
+    ) -> ChromaAtomStore:
         from urllib.parse import urlparse
 
         import chromadb
@@ -139,28 +159,42 @@ class ChromaAtomStore:
             ssl=parsed.scheme == "https",
             settings=ChromaSettings(anonymized_telemetry=False),
         )
-        return cls(client, collection, embedding)
+        return cls(client, collection, embedding, prefetch=prefetch)
 
     def query(self, text: str | Sequence[str], where: StoreFilter, k: int) -> list[ScoredAtom]:
+        """Nearest-first. Chroma's metadata filters cost 40-150 ms at 10k atoms while an
+        unfiltered search costs ~2 ms, so the nearest ``prefetch`` records are fetched
+        unfiltered and filtered here; only when too few pass does Chroma filter."""
         started = time.perf_counter()
+        vector = self._query_vector(text)
+        total = self.count()
+        fetch = min(max(self.prefetch, k), total)
+        if fetch == 0:
+            return []
+        metas, dists = self._search(vector, fetch, None)
+        hits = [(m, d) for m, d in zip(metas, dists, strict=True) if _matches(m, where)][:k]
+        path = "prefiltered"
+        if len(hits) < k and fetch < total:
+            metas, dists = self._search(vector, k, _where(where))
+            hits, path = list(zip(metas, dists, strict=True)), "chroma-filtered"
+        log.debug("atom query k=%d %s in %.1f ms", k, path, (time.perf_counter() - started) * 1000)
+        return [ScoredAtom(Atom.model_validate_json(str(m["atom"])), 1.0 - float(d)) for m, d in hits]
+
+    def _query_vector(self, text: str | Sequence[str]) -> list[float]:
         texts = [text] if isinstance(text, str) else list(text)
         vectors = np.asarray(self._embedding(texts), dtype=np.float32)
         weights = 0.5 ** np.arange(len(texts), dtype=np.float32)
         blended = (weights[:, None] * vectors).sum(axis=0)
         blended /= float(np.linalg.norm(blended)) or 1.0
+        return [float(x) for x in blended]
+
+    def _search(
+        self, vector: list[float], n: int, where: dict[str, Any] | None
+    ) -> tuple[list[Mapping[str, Any]], list[float]]:
         result = self._col.query(
-            query_embeddings=[blended],
-            n_results=k,
-            where=_where(where),
-            include=["metadatas", "distances"],
+            query_embeddings=[vector], n_results=n, where=where, include=["metadatas", "distances"]
         )
-        metas = (result.get("metadatas") or [[]])[0]
-        dists = (result.get("distances") or [[]])[0]
-        log.debug("chroma query k=%d in %.1f ms", k, (time.perf_counter() - started) * 1000)
-        return [
-            ScoredAtom(Atom.model_validate_json(str(meta["atom"])), 1.0 - float(dist))
-            for meta, dist in zip(metas, dists, strict=True)
-        ]
+        return list((result.get("metadatas") or [[]])[0]), list((result.get("distances") or [[]])[0])
 
     def upsert(self, atoms: Sequence[Atom]) -> None:
         if atoms:

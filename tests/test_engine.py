@@ -173,3 +173,13 @@ def test_english_chat_gets_english_replies(copilot: Copilot) -> None:
     assert result.language == "en"
     served = {a.id: a for a in copilot.store.atoms()}
     assert all(served[s.citations[0]].language == "en" for s in result.suggestions)
+
+
+def test_guard_knows_competitor_aliases(copilot: Copilot) -> None:
+    from agents import ComplianceGuard
+
+    cards = [a for a in copilot.store.atoms() if a.type == "competitor"]
+    guard = ComplianceGuard(competitor_names=[n for c in cards for n in c.competitors])
+    checked = guard.check("suggestion[0]", "StarMap 的系统很不靠谱。")
+    assert checked.text is None
+    assert [v.rule for v in checked.verdicts] == ["competitor-disparagement"]

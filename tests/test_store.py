@@ -94,6 +94,12 @@ class AtomStoreConformance:
         top = filled.query("Is my data secure? Do you have security certifications?", where, k=3)
         assert top[0].atom.id == "zh-security"
 
+    def test_filters_hold_when_the_nearest_records_do_not_pass(self, filled: ChromaAtomStore) -> None:
+        filled.prefetch = 2  # the two nearest are unserved: Chroma must filter instead
+        hits = filled.query("这是草稿 已退役 过期", StoreFilter(served_on=TODAY), k=2)
+        assert len(hits) == 2
+        assert {"zh-draft", "zh-retired", "zh-expired"}.isdisjoint(h.atom.id for h in hits)
+
     def test_incremental_ingest(self, filled: ChromaAtomStore) -> None:
         changed = [a for a in CORPUS if a.id != "zh-negotiation"]
         changed[0] = changed[0].model_copy(update={"body": "新的话术内容。", "version": 2})
