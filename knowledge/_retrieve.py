@@ -40,7 +40,7 @@ class Retriever:
         store: AtomStore,
         *,
         k: int = 12,
-        language_bonus: float = 0.08,
+        language_bonus: float = 0.02,
         industry_bonus: float = 0.05,
         catalog_ttl_s: float = 60.0,
     ) -> None:

@@ -100,6 +100,20 @@ class AtomStoreConformance:
         assert len(hits) == 2
         assert {"zh-draft", "zh-retired", "zh-expired"}.isdisjoint(h.atom.id for h in hits)
 
+    @pytest.mark.parametrize(
+        "where",
+        [
+            StoreFilter(served_on=TODAY),
+            StoreFilter(types=["product"], industry="retail", served_on=TODAY),
+            StoreFilter(industry="manufacturing", stage="negotiation"),
+            StoreFilter(stage="proposal", served_on=date(2025, 1, 1)),
+        ],
+    )
+    def test_python_and_chroma_filters_agree(self, filled: ChromaAtomStore, where: StoreFilter) -> None:
+        by_chroma = {a.id for a in filled.atoms(where)}
+        by_python = {h.atom.id for h in filled.query("价格", where, k=len(CORPUS))}
+        assert by_python == by_chroma
+
     def test_incremental_ingest(self, filled: ChromaAtomStore) -> None:
         changed = [a for a in CORPUS if a.id != "zh-negotiation"]
         changed[0] = changed[0].model_copy(update={"body": "新的话术内容。", "version": 2})
