@@ -76,6 +76,7 @@ class Copilot:
         self.reply_agent = ReplyAgent()
         self.competitor_agent = CompetitorAgent()
         self.chain_agent = DecisionChainAgent()
+        self._guards: dict[tuple[str, ...], ComplianceGuard] = {}
 
     @classmethod
     def open(cls, settings: Settings | None = None) -> Copilot:
@@ -147,10 +148,7 @@ class Copilot:
         competitor: CompetitorResponse | None,
         ctx: AgentContext,
     ) -> tuple[list[Suggestion], CompetitorResponse | None, list[ComplianceVerdict]]:
-        names = [name for card in ctx.retrieval.battlecards for name in card.competitors]
-        guard = ComplianceGuard(
-            max_discount_percent=self.settings.max_discount_percent, competitor_names=names
-        )
+        guard = self._guard_for(tuple(n for card in ctx.retrieval.battlecards for n in card.competitors))
         verdicts: list[ComplianceVerdict] = []
         shown: list[Suggestion] = []
         for index, suggestion in enumerate(replies):
@@ -170,6 +168,14 @@ class Copilot:
                 None if checked.text is None else competitor.model_copy(update={"response": checked.text})
             )
         return shown, competitor, verdicts
+
+    def _guard_for(self, names: tuple[str, ...]) -> ComplianceGuard:
+        """One guard per set of competitor names (its patterns compile once)."""
+        guard = self._guards.get(names)
+        if guard is None:
+            limit = self.settings.max_discount_percent
+            guard = self._guards[names] = ComplianceGuard(max_discount_percent=limit, competitor_names=names)
+        return guard
 
     def _log_shown(
         self,

@@ -183,3 +183,67 @@ def test_guard_knows_competitor_aliases(copilot: Copilot) -> None:
     checked = guard.check("suggestion[0]", "StarMap 的系统很不靠谱。")
     assert checked.text is None
     assert [v.rule for v in checked.verdicts] == ["competitor-disparagement"]
+
+
+def test_guard_repairs_and_blocks_what_a_content_owner_got_wrong(
+    tmp_path: Path, embedding: BilingualEmbedding
+) -> None:
+    """Atoms are approved by people; the guard still checks every output before it is shown."""
+    from knowledge import Atom
+
+    def atom(atom_id: str, body: str) -> Atom:
+        return Atom(
+            id=atom_id,
+            type="objection",
+            title=atom_id,
+            language="zh",
+            status="approved",
+            approved_by="legal@example.com",
+            version=1,
+            body=body,
+            scenario="客户嫌价格高",
+        )
+
+    atoms = [
+        atom("a-discount", "价格太高的话，我可以直接给您打五折。"),
+        atom("a-superlative", "我们是行业第一的 MES，价格很合理。"),
+        atom("a-disparage", "价格方面，极光数仓那种垃圾产品根本没法比。"),
+        atom("a-plain-1", "理解您对价格的顾虑，我们可以按三年总成本算一下。"),
+        Atom(
+            id="comp-x",
+            type="competitor",
+            title="极光",
+            language="zh",
+            status="approved",
+            approved_by="legal@example.com",
+            version=1,
+            competitors=["极光数仓"],
+            body="各有所长。",
+        ),
+    ]
+    settings = Settings(home=tmp_path)
+    store = ChromaAtomStore.embedded(settings.chroma_path, "atoms", embedding)
+    ingest_atoms(atoms, store)
+    engine = Copilot(settings, store, SQLiteAuditStore(settings.audit_path), today=lambda: TODAY)
+    chat = Conversation.model_validate(
+        {
+            "id": "t-1",
+            "deal": {"customer": "华东精工", "stage": "negotiation"},
+            "messages": [{"from": "c", "text": "你们价格太高了，能便宜点吗？"}],
+        }
+    )
+    try:
+        result = asyncio.run(engine.suggest(chat))
+    finally:
+        engine.close()
+    assert len(result.suggestions) == 2  # fewer rather than one that is not compliant
+    shown = " ".join(s.text for s in result.suggestions)
+    assert "五折" not in shown and "垃圾" not in shown and "行业第一" not in shown
+    rules = {(v.rule, v.action) for v in result.compliance}
+    assert ("discount-over-limit", "blocked") in rules
+    assert ("competitor-disparagement", "blocked") in rules
+    assert ("ad-law-superlative", "repaired") in rules
+    blocked = [v for v in result.compliance if v.action == "blocked"]
+    assert all(v.target.startswith("candidate[") for v in blocked)
+    repaired = next(v for v in result.compliance if v.rule == "ad-law-superlative")
+    assert repaired.basis == "《广告法》第九条" and repaired.target.startswith("suggestion[")
