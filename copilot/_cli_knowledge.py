@@ -5,12 +5,17 @@ from __future__ import annotations
 import collections
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+from rich import box
 from rich.table import Table
 
 from ._cli_common import BadInput, err_console, out_console, print_json, settings
 from .errors import AtomValidationError, CopilotError
+
+if TYPE_CHECKING:
+    from knowledge import Atom
 
 __all__ = ["knowledge"]
 
@@ -87,7 +92,10 @@ def ingest(folder: Path, as_json: bool) -> None:
         )
         return
     out_console.print(f"{folder}: {len(report.changes)} changed, {report.unchanged} unchanged")
-    table = Table("atom", "change", "status")
+    table = Table()
+    table.add_column("atom", no_wrap=True)
+    table.add_column("change")
+    table.add_column("status")
     for change in report.changes:
         status = f"{change.old_status or '—'} → {change.new_status or '—'}"
         table.add_row(change.atom_id, change.change, status)
@@ -113,11 +121,13 @@ def list_atoms(atom_type: str | None, status: str | None, as_json: bool) -> None
             [a.model_dump(mode="json", exclude={"body"}) | {"served": a.is_served(today)} for a in atoms]
         )
         return
-    table = Table("id", "type", "lang", "status", "served", "v", "title", caption=f"{len(atoms)} atoms")
+    table = Table(caption=f"{len(atoms)} atoms", box=box.SIMPLE_HEAD)
+    table.add_column("id", no_wrap=True)
+    for column in ("type", "lang", "state", "v"):
+        table.add_column(column)
+    table.add_column("title", overflow="fold", min_width=16)
     for a in atoms:
-        table.add_row(
-            a.id, a.type, a.language, a.status, "yes" if a.is_served(today) else "no", str(a.version), a.title
-        )
+        table.add_row(a.id, a.type, a.language, _state(a, today), str(a.version), a.title)
     out_console.print(table)
 
 
@@ -154,7 +164,18 @@ def search(query: str, industry: str, stage: str, k: int, as_json: bool) -> None
             ]
         )
         return
-    table = Table("id", "sim", "type", "lang", "title", caption=f"top {k} for {query!r}")
+    table = Table(caption=f"top {k} for {query!r}", box=box.SIMPLE_HEAD)
+    table.add_column("id", no_wrap=True)
+    for column in ("sim", "type", "lang"):
+        table.add_column(column)
+    table.add_column("title", overflow="fold")
     for s in found.candidates:
         table.add_row(s.atom.id, f"{s.similarity:.3f}", s.atom.type, s.atom.language, s.atom.title)
     out_console.print(table)
+
+
+def _state(atom: Atom, today: date) -> str:
+    """``served`` or why not: draft, in_review, retired, expired."""
+    if atom.is_served(today):
+        return "served"
+    return "expired" if atom.status == "approved" else atom.status
