@@ -111,6 +111,28 @@ def _where(f: StoreFilter) -> dict[str, Any] | None:
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
+class _Collection:
+    """A Chroma collection whose failures surface as :class:`StoreError` naming where."""
+
+    def __init__(self, collection: Any, where: str) -> None:
+        self._collection = collection
+        self._where = where
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._collection, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(*args, **kwargs)
+            except StoreError:
+                raise
+            except Exception as exc:  # chromadb and httpx raise many unrelated types
+                reason = f"atom store {self._where}: {name} failed: {type(exc).__name__}: {exc}"
+                raise StoreError(reason) from exc
+
+        return call
+
+
 class ChromaAtomStore:
     """Atoms in a Chroma collection; each record keeps the whole atom in its metadata."""
 
@@ -121,12 +143,13 @@ class ChromaAtomStore:
         self.prefetch = prefetch
         self._client = client
         try:
-            self._col = client.get_or_create_collection(
+            col = client.get_or_create_collection(
                 collection, embedding_function=embedding, metadata={"hnsw:space": "cosine"}
             )
         except Exception as exc:  # chromadb raises several unrelated types
             reason = f"cannot open the atom collection {collection!r}: {exc}"
             raise StoreError(reason) from exc
+        self._col = _Collection(col, f"collection {collection!r}")
 
     @classmethod
     def embedded(
@@ -135,10 +158,14 @@ class ChromaAtomStore:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
-        path.mkdir(parents=True, exist_ok=True)
-        client = chromadb.PersistentClient(
-            path=str(path), settings=ChromaSettings(anonymized_telemetry=False)
-        )
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            client = chromadb.PersistentClient(
+                path=str(path), settings=ChromaSettings(anonymized_telemetry=False)
+            )
+        except Exception as exc:  # permissions, a full disk, a corrupt database
+            reason = f"cannot open the embedded atom store at {path} (under COPILOT_HOME): {exc}"
+            raise StoreError(reason) from exc
         return cls(client, collection, embedding, prefetch=prefetch)
 
     @classmethod
@@ -153,12 +180,16 @@ class ChromaAtomStore:
         parsed = urlparse(url)
         if not parsed.hostname:
             raise StoreError(f"COPILOT_CHROMA_URL {url!r} has no host; use http://host:8000")
-        client = chromadb.HttpClient(
-            host=parsed.hostname,
-            port=parsed.port or (443 if parsed.scheme == "https" else 8000),
-            ssl=parsed.scheme == "https",
-            settings=ChromaSettings(anonymized_telemetry=False),
-        )
+        try:
+            client = chromadb.HttpClient(
+                host=parsed.hostname,
+                port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                ssl=parsed.scheme == "https",
+                settings=ChromaSettings(anonymized_telemetry=False),
+            )
+        except Exception as exc:  # connection refused, DNS, TLS: chromadb wraps them variously
+            reason = f"cannot reach the Chroma server at {url} (COPILOT_CHROMA_URL): {exc}"
+            raise StoreError(reason) from exc
         return cls(client, collection, embedding, prefetch=prefetch)
 
     def query(self, text: str | Sequence[str], where: StoreFilter, k: int) -> list[ScoredAtom]:

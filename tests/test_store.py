@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -189,3 +190,22 @@ def test_server_url_must_name_a_host(embedding: BilingualEmbedding) -> None:
 
     with pytest.raises(StoreError, match="has no host"):
         ChromaAtomStore.server("not-a-url", "atoms", embedding)
+
+
+def test_unreachable_server_is_a_store_error(embedding: BilingualEmbedding) -> None:
+    from copilot.errors import StoreError
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(StoreError, match="Chroma server"):
+        ChromaAtomStore.server(f"http://127.0.0.1:{port}", "atoms", embedding)
+
+
+def test_unwritable_home_is_a_store_error(tmp_path: Path, embedding: BilingualEmbedding) -> None:
+    from copilot.errors import StoreError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    with pytest.raises(StoreError, match="embedded atom store"):
+        ChromaAtomStore.embedded(blocker / "chroma", "atoms", embedding)
