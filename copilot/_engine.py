@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agents import (
     AgentContext,
@@ -30,7 +30,7 @@ from ._models import (
     Suggestion,
     SuggestionSet,
 )
-from ._redact import Redactor
+from ._redact import Redactor, redact_text
 from ._settings import Settings
 
 if TYPE_CHECKING:
@@ -45,10 +45,21 @@ QUERY_MESSAGES = 3
 
 
 def redact_conversation(conversation: Conversation, redactor: Redactor | None = None) -> Conversation:
-    """A copy whose message texts carry placeholders instead of PII."""
+    """A copy in which every free-text field (ids, names, titles, deal, messages)
+    carries placeholders instead of PII; one redactor keeps ids consistent."""
     redactor = redactor or Redactor()
-    messages = [m.model_copy(update={"text": redactor.redact(m.text)}) for m in conversation.messages]
-    return conversation.model_copy(update={"messages": messages})
+
+    def scrub(value: Any) -> Any:
+        if isinstance(value, str):
+            return redactor.redact(value)
+        if isinstance(value, dict):
+            return {key: scrub(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [scrub(item) for item in value]
+        return value
+
+    data = conversation.model_dump(mode="json", by_alias=True)
+    return Conversation.model_validate(scrub(data))
 
 
 class Copilot:
@@ -125,7 +136,7 @@ class Copilot:
         mark = _lap(timings, "guard", mark)
         result = SuggestionSet(
             id=f"ss-{uuid.uuid4().hex[:16]}",
-            conversation_id=conversation.id,
+            conversation_id=redacted.id,
             engine=self.engine,
             language="zh" if language == "zh" else "en",
             suggestions=suggestions,
@@ -185,11 +196,11 @@ class Copilot:
         actor: str | None,
         started: float,
     ) -> None:
-        rep = original.rep()
+        rep = redacted.rep()
         event = AuditEvent(
             type="suggestion_shown",
-            actor=actor or (rep.id if rep else ""),
-            conversation_id=original.id,
+            actor=redact_text(actor) if actor else (rep.id if rep else ""),
+            conversation_id=redacted.id,
             suggestion_set_id=result.id,
             input_digest=_digest(original),
             input=redacted.model_dump(mode="json", by_alias=True),

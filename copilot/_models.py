@@ -9,10 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
-    "INDUSTRIES",
     "ROLES",
     "STAGES",
     "CompetitorResponse",
@@ -53,9 +52,6 @@ ROLES: tuple[str, ...] = (
     "business_owner",
     "end_user",
 )
-
-# Industries the sample knowledge base and playbooks use; atoms may name others.
-INDUSTRIES: tuple[str, ...] = ("manufacturing", "retail", "finance", "healthcare", "logistics")
 
 MAX_MESSAGE_CHARS = 8000
 MAX_MESSAGES = 500
@@ -101,6 +97,21 @@ class Conversation(_Model):
         if not any(m.text.strip() for m in messages):
             raise ValueError("at least one message must have non-empty text")
         return messages
+
+    @model_validator(mode="after")
+    def _known_senders(self) -> Conversation:
+        ids = [p.id for p in self.participants]
+        if len(set(ids)) != len(ids):
+            twice = sorted({i for i in ids if ids.count(i) > 1})
+            raise ValueError(f"participants: id(s) {twice} listed twice")
+        if ids:
+            for index, message in enumerate(self.messages):
+                if message.sender not in ids:
+                    raise ValueError(
+                        f"messages[{index}].from: {message.sender!r} is not a participant id; "
+                        "list every sender in participants"
+                    )
+        return self
 
     def participant(self, participant_id: str) -> Participant | None:
         return next((p for p in self.participants if p.id == participant_id), None)

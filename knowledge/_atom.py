@@ -5,14 +5,23 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from copilot._models import Role, Stage
 
-__all__ = ["ATOM_TYPES", "PLACEHOLDERS", "REPLY_TYPES", "Atom", "AtomStatus", "AtomType"]
+__all__ = [
+    "ATOM_TYPES",
+    "PLACEHOLDERS",
+    "REPLY_TYPES",
+    "Atom",
+    "AtomStatus",
+    "AtomType",
+    "type_rule_problems",
+]
 
 AtomType = Literal["script", "objection", "competitor", "policy", "product", "case", "playbook"]
 ATOM_TYPES: tuple[str, ...] = (
@@ -30,6 +39,22 @@ AtomStatus = Literal["draft", "in_review", "approved", "retired"]
 PLACEHOLDERS = frozenset({"customer", "product", "rep"})
 _PLACEHOLDER = re.compile(r"\{([^{}\s]*)\}")
 MAX_BODY_CHARS = 4000
+
+
+def type_rule_problems(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Rules across fields, as (field, message); also run on raw front matter so a
+    file with other errors still hears about these."""
+    kind = data.get("type")
+    problems = []
+    if kind == "competitor" and not data.get("competitors"):
+        problems.append(("competitors", "a competitor atom must list the competitor's names"))
+    if kind == "playbook" and not data.get("required_roles"):
+        problems.append(("required_roles", "a playbook atom must map stages to roles"))
+    if kind != "playbook" and data.get("required_roles"):
+        problems.append(("required_roles", "only playbook atoms may have required_roles"))
+    if data.get("status") == "approved" and not data.get("approved_by"):
+        problems.append(("approved_by", "an approved atom must name who approved it"))
+    return problems
 
 
 class Atom(BaseModel):
@@ -75,14 +100,9 @@ class Atom(BaseModel):
 
     @model_validator(mode="after")
     def _type_rules(self) -> Atom:
-        if self.type == "competitor" and not self.competitors:
-            raise ValueError("competitors: a competitor atom must list the competitor's names")
-        if self.type == "playbook" and not self.required_roles:
-            raise ValueError("required_roles: a playbook atom must map stages to roles")
-        if self.type != "playbook" and self.required_roles:
-            raise ValueError("required_roles: only playbook atoms may have required_roles")
-        if self.status == "approved" and not self.approved_by:
-            raise ValueError("approved_by: an approved atom must name who approved it")
+        problems = type_rule_problems(self.model_dump())
+        if problems:
+            raise ValueError("\n".join(f"{field}: {message}" for field, message in problems))
         return self
 
     def is_served(self, today: date) -> bool:

@@ -37,12 +37,15 @@ def ingest_atoms(
     atoms: Sequence[Atom],
     store: AtomStore,
     progress: Callable[[int], None] | None = None,
+    before_write: Callable[[list[AtomChange]], None] | None = None,
 ) -> IngestReport:
     """Bring ``store`` in line with ``atoms`` (already validated).
 
     New and changed atoms are embedded and upserted in batches; atoms gone from
     the folder are removed; unchanged atoms are not touched. Retired and expired
     atoms stay in the store (so they can be listed) but are never served.
+    ``before_write`` sees every planned change before the store is touched (the
+    audit log records them first, so a failed write never loses a change);
     ``progress`` is called with the number of atoms handled after each batch.
     """
     known = store.manifest()
@@ -50,21 +53,22 @@ def ingest_atoms(
     report = IngestReport()
     todo: list[Atom] = []
     for atom in atoms:
-        old_hash = known.get(atom.id)
-        if old_hash == atom.content_hash:
+        if known.get(atom.id) == atom.content_hash:
             report.unchanged += 1
             continue
         todo.append(atom)
         old = previous.get(atom.id)
+        change = "updated" if old else "added"
         report.changes.append(
-            AtomChange(
-                atom.id,
-                "updated" if old else "added",
-                atom.version,
-                old.status if old else None,
-                atom.status,
-            )
+            AtomChange(atom.id, change, atom.version, old.status if old else None, atom.status)
         )
+    gone = sorted(set(known) - {a.id for a in atoms})
+    for atom_id in gone:
+        old = previous.get(atom_id)
+        version, status = (old.version, old.status) if old else (None, None)
+        report.changes.append(AtomChange(atom_id, "removed", version, status, None))
+    if before_write and report.changes:
+        before_write(report.changes)
     if progress and report.unchanged:
         progress(report.unchanged)
     for start in range(0, len(todo), BATCH):
@@ -72,12 +76,5 @@ def ingest_atoms(
         store.upsert(batch)
         if progress:
             progress(len(batch))
-    current = {a.id for a in atoms}
-    gone = sorted(set(known) - current)
     store.delete(gone)
-    for atom_id in gone:
-        old = previous.get(atom_id)
-        report.changes.append(
-            AtomChange(atom_id, "removed", old.version if old else None, old.status if old else None, None)
-        )
     return report

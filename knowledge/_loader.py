@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from copilot.errors import AtomProblem, AtomValidationError
 
-from ._atom import Atom
+from ._atom import Atom, type_rule_problems
 
 __all__ = ["load_atoms", "parse_atom"]
 
@@ -34,7 +34,12 @@ def load_atoms(folder: Path | str) -> list[Atom]:
     for path in sorted(_atom_files(root)):
         shown = _display(path, root)
         try:
-            atom, key_lines = _parse(path.read_bytes(), shown)
+            raw = path.read_bytes()
+        except OSError as exc:
+            problems.append(AtomProblem(shown, 0, "file", f"cannot read: {exc.strerror or exc}"))
+            continue
+        try:
+            atom, key_lines = _parse(raw, shown)
         except AtomValidationError as exc:
             problems.extend(exc.problems)
             continue
@@ -88,14 +93,20 @@ def _parse(raw: bytes, path: str) -> tuple[Atom, dict[str, int]]:
     try:
         return Atom.model_validate(data), key_lines
     except ValidationError as exc:
-        problems = [_problem(err, path, key_lines, body_line=end + 2) for err in exc.errors()]
-        raise AtomValidationError(problems) from None
+        problems = []
+        for err in exc.errors():
+            problems += _problems(err, path, key_lines, body_line=end + 2)
+        seen = {(p.field, p.message) for p in problems}
+        for field, message in type_rule_problems(data):  # also when other fields failed
+            if (field, message) not in seen:
+                problems.append(AtomProblem(path, key_lines.get(field, 1), field, message))
+        raise AtomValidationError(sorted(problems, key=lambda p: p.line)) from None
 
 
 def _parse_header(header: str, path: str) -> tuple[dict[str, Any], dict[str, int]]:
     try:
-        node = yaml.compose(header, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(header)
+        node = yaml.compose(header, Loader=_Loader)
+        data = yaml.load(header, Loader=_Loader)  # a SafeLoader subclass: safe
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
@@ -104,8 +115,32 @@ def _parse_header(header: str, path: str) -> tuple[dict[str, Any], dict[str, int
     if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
         raise _one(path, 2, "front matter", "must be a YAML mapping of field: value")
     # Line of each key: +2 = the opening '---' line plus 1-based numbering.
-    key_lines = {str(k.value): k.start_mark.line + 2 for k, _ in node.value}
+    key_lines: dict[str, int] = {}
+    for key, _ in node.value:
+        line = key.start_mark.line + 2
+        if str(key.value) in key_lines:
+            first = key_lines[str(key.value)]
+            raise _one(path, line, str(key.value), f"given twice (first on line {first}); keep one")
+        key_lines[str(key.value)] = line
     return {str(k): v for k, v in data.items()}, key_lines
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that leaves dates as text, so a bad date is a field error with a line."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _problems(err: Any, path: str, key_lines: dict[str, int], body_line: int) -> list[AtomProblem]:
+    """One pydantic error as problems (a model rule may carry several, one per line)."""
+    message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    if not err.get("loc") and "\n" in message:
+        return [_problem(err | {"msg": part}, path, key_lines, body_line) for part in message.split("\n")]
+    return [_problem(err, path, key_lines, body_line)]
 
 
 def _problem(err: Any, path: str, key_lines: dict[str, int], body_line: int) -> AtomProblem:

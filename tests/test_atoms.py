@@ -163,3 +163,40 @@ def test_atom_model_forbids_extra_fields() -> None:
     atom = parse_atom(GOOD.encode(), "kb/x.md")
     with pytest.raises(ValueError):
         Atom.model_validate(atom.model_dump() | {"trusted": True})
+
+
+def test_impossible_date_is_a_field_error() -> None:
+    bad = GOOD.replace("valid_until: 2027-06-30", "valid_until: 2027-02-30")
+    [(line, field, message)] = problems_of(bad)
+    assert (line, field) == (15, "valid_until")
+    assert "date" in message
+
+
+def test_key_given_twice() -> None:
+    bad = GOOD.replace("version: 3", "version: 3\nid: another-id")
+    assert problems_of(bad) == [(17, "id", "given twice (first on line 2); keep one")]
+
+
+def test_every_cross_field_rule_is_reported_even_beside_field_errors() -> None:
+    bad = (
+        GOOD.replace("type: objection", "type: competitor")
+        .replace("approved_by: legal@example.com\n", "")
+        .replace("version: 3", "version: 3\nrequired_roles: {poc: [cto]}")
+        .replace("id: obj-price-too-high-mfg", "id: Bad_Id")
+    )
+    fields = {field for _, field, _ in problems_of(bad)}
+    assert fields == {"id", "competitors", "required_roles", "approved_by"}
+
+
+def test_unreadable_file_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "ok.md").write_text(GOOD, encoding="utf-8")
+    (kb / "dir.md").mkdir()  # a folder named like an atom is skipped
+    (kb / "gone.md").symlink_to(kb / "missing-target.md")  # dangling: not a file, skipped
+    (kb / "mem.md").symlink_to("/proc/self/mem")  # a file that cannot be read
+    with pytest.raises(AtomValidationError) as info:
+        load_atoms(kb)
+    [problem] = info.value.problems
+    assert (problem.path, problem.field) == ("kb/mem.md", "file")
+    assert problem.message.startswith("cannot read")
