@@ -170,12 +170,15 @@ class SQLiteAuditStore(AuditStore):
 
     def verify(self) -> VerifyReport:
         with self._lock:
-            cursor = self._connection().execute("SELECT seq, body, hash FROM audit_events ORDER BY seq")
             try:
-                rows = (StoredRow(seq, body, digest) for seq, body, digest in cursor)
-                return verify_chain(rows, self.checkpoint_path)
-            finally:
-                cursor.close()
+                cursor = self._connection().execute("SELECT seq, body, hash FROM audit_events ORDER BY seq")
+                try:
+                    rows = (StoredRow(seq, body, digest) for seq, body, digest in cursor)
+                    return verify_chain(rows, self.checkpoint_path)
+                finally:
+                    cursor.close()
+            except sqlite3.DatabaseError as exc:  # corrupted pages: a failed check, not a crash
+                return VerifyReport(ok=False, rows_checked=0, reason=f"database unreadable: {exc}")
 
     def close(self) -> None:
         with self._lock:

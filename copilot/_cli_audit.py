@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ._cli_common import BadInput, out_console, print_json, settings
-from .errors import CopilotError
+from ._cli_common import out_console, print_json, settings
 
 __all__ = ["audit"]
 
@@ -21,15 +20,20 @@ def verify(as_json: bool) -> None:
     """Re-check every row's hash and the chain; exit 1 naming the first bad row.
 
     Detects edited, deleted and reordered rows, and newest rows cut off the end
-    (against the head checkpoint kept beside the database).
+    (against the head checkpoint kept beside the database). A missing or
+    unreadable log is a failed check too.
     """
+    from audit import VerifyReport
+
     from ._factories import make_audit_store
 
-    try:
-        with make_audit_store(settings()) as store:
+    config = settings()
+    if config.database_url is None and not config.audit_path.exists():
+        reason = f"no audit log at {config.audit_path}; is COPILOT_HOME right?"
+        report = VerifyReport(ok=False, rows_checked=0, reason=reason)
+    else:
+        with make_audit_store(config) as store:
             report = store.verify()
-    except CopilotError as exc:
-        raise BadInput(str(exc)) from None
     if as_json:
         print_json(report.model_dump(mode="json"))
     elif report.ok:
@@ -38,9 +42,7 @@ def verify(as_json: bool) -> None:
             f"hash {report.head_hash[:16]}…"
         )
     else:
-        out_console.print(
-            f"[red]FAILED[/] at row seq {report.first_bad_seq}: {report.reason} "
-            f"({report.rows_checked} rows checked)"
-        )
+        where = f"at row seq {report.first_bad_seq}: " if report.first_bad_seq is not None else ""
+        out_console.print(f"[red]FAILED[/] {where}{report.reason} ({report.rows_checked} rows checked)")
     if not report.ok:
         raise SystemExit(1)

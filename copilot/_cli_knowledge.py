@@ -12,7 +12,8 @@ from rich import box
 from rich.table import Table
 
 from ._cli_common import BadInput, err_console, out_console, print_json, settings
-from .errors import AtomValidationError, CopilotError
+from ._models import ATOM_TYPES, STAGES
+from .errors import AtomValidationError
 
 if TYPE_CHECKING:
     from knowledge import Atom
@@ -77,12 +78,12 @@ def ingest(folder: Path, as_json: bool) -> None:
     from ._ingest import ingest_folder
 
     config = settings()
+    store = make_atom_store(config)
     try:
-        store = make_atom_store(config)
         with make_audit_store(config) as audit:
             report = ingest_folder(folder, store, audit, err_console)
-    except CopilotError as exc:
-        raise BadInput(str(exc)) from None
+    finally:
+        store.close()
     if as_json:
         print_json(
             {
@@ -103,8 +104,13 @@ def ingest(folder: Path, as_json: bool) -> None:
 
 
 @knowledge.command("list")
-@click.option("--type", "atom_type", default=None, help="Only this type (script, objection, …).")
-@click.option("--status", default=None, help="Only this status (draft, in_review, approved, retired).")
+@click.option("--type", "atom_type", type=click.Choice(ATOM_TYPES), default=None, help="Only this type.")
+@click.option(
+    "--status",
+    type=click.Choice(["draft", "in_review", "approved", "retired"]),
+    default=None,
+    help="Only this status.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the atoms as JSON.")
 def list_atoms(atom_type: str | None, status: str | None, as_json: bool) -> None:
     """List the atoms in the store, and whether each is served today."""
@@ -113,7 +119,10 @@ def list_atoms(atom_type: str | None, status: str | None, as_json: bool) -> None
     from ._factories import make_atom_store
 
     store = make_atom_store(settings())
-    atoms = store.atoms(StoreFilter(types=[atom_type] if atom_type else None))
+    try:
+        atoms = store.atoms(StoreFilter(types=[atom_type] if atom_type else None))
+    finally:
+        store.close()
     atoms = [a for a in atoms if status is None or a.status == status]
     today = date.today()
     if as_json:
@@ -134,7 +143,9 @@ def list_atoms(atom_type: str | None, status: str | None, as_json: bool) -> None
 @knowledge.command()
 @click.argument("query")
 @click.option("--industry", default="", help="Deal industry, e.g. manufacturing.")
-@click.option("--stage", default="discovery", show_default=True, help="Deal stage.")
+@click.option(
+    "--stage", type=click.Choice(STAGES), default="discovery", show_default=True, help="Deal stage."
+)
 @click.option("-k", "k", default=5, show_default=True, type=click.IntRange(1, 50))
 @click.option("--json", "as_json", is_flag=True, help="Print the hits as JSON.")
 def search(query: str, industry: str, stage: str, k: int, as_json: bool) -> None:
@@ -142,14 +153,14 @@ def search(query: str, industry: str, stage: str, k: int, as_json: bool) -> None
     from knowledge import Retriever, detect_language
 
     from ._factories import make_atom_store
-    from ._models import STAGES
 
-    if stage not in STAGES:
-        raise BadInput(f"--stage {stage!r} is not one of {', '.join(STAGES)}")
-    retriever = Retriever(make_atom_store(settings()), k=k)
-    found = retriever.retrieve(
-        query, language=detect_language(query), industry=industry, stage=stage, today=date.today()
-    )
+    store = make_atom_store(settings())
+    try:
+        found = Retriever(store, k=k).retrieve(
+            query, language=detect_language(query), industry=industry, stage=stage, today=date.today()
+        )
+    finally:
+        store.close()
     if as_json:
         print_json(
             [

@@ -14,12 +14,15 @@ from ._ingest import ingest_folder
 from ._models import Conversation, SuggestionSet
 from ._render import suggestion_panel
 from ._settings import Settings
+from .errors import ConversationError
 
 __all__ = ["run_demo"]
 
 
 def run_demo(settings: Settings, kb: Path, conversations: Path, *, as_json: bool) -> None:
     files = sorted(conversations.glob("*.json"))
+    if not files:
+        raise ConversationError(f"{conversations}: no *.json conversation files; pass --conversations")
     loaded = [(path, load_conversation(path)) for path in files]  # fail before any work
     copilot = Copilot(settings, make_atom_store(settings), make_audit_store(settings))
     try:
@@ -28,7 +31,7 @@ def run_demo(settings: Settings, kb: Path, conversations: Path, *, as_json: bool
             err_console.print(
                 f"[bold]Knowledge base[/] {kb}: {report.count('added')} added, "
                 f"{report.count('updated')} updated, {report.count('removed')} removed, "
-                f"{report.unchanged} unchanged · COPILOT_HOME={settings.home}"
+                f"{report.unchanged} unchanged · demo data in {settings.home}"
             )
         copilot.warm_up()
         results = asyncio.run(_run_all(copilot, [c for _, c in loaded]))
@@ -43,8 +46,9 @@ def run_demo(settings: Settings, kb: Path, conversations: Path, *, as_json: bool
     out_console.print(Rule())
     out_console.print(
         f"{len(results)} conversations · median Suggest {totals[len(totals) // 2]:.1f} ms · "
-        f"every result logged; check with [bold]copilot audit verify[/]"
+        f"every result logged in {settings.home}"
     )
+    out_console.print(f"Check the log: [bold]COPILOT_HOME={settings.home} copilot audit verify[/]")
 
 
 async def _run_all(copilot: Copilot, conversations: list[Conversation]) -> list[SuggestionSet]:

@@ -7,13 +7,15 @@ the CLI, an eval suite) and trusted inside.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
+    "ATOM_TYPES",
     "ROLES",
     "STAGES",
+    "AtomType",
     "CompetitorResponse",
     "ComplianceVerdict",
     "Conversation",
@@ -40,6 +42,9 @@ STAGES: tuple[str, ...] = (
     "closing",
     "renewal",
 )
+
+AtomType = Literal["script", "objection", "competitor", "policy", "product", "case", "playbook"]
+ATOM_TYPES: tuple[str, ...] = get_args(AtomType)
 
 Role = Literal["ceo", "cfo", "cto", "procurement", "legal", "it_security", "business_owner", "end_user"]
 ROLES: tuple[str, ...] = (

@@ -8,15 +8,14 @@ from pathlib import Path
 import click
 
 from . import _cli_audit, _cli_knowledge
-from ._cli_common import BadInput, load_conversation, out_console, print_json, settings
-from .errors import CopilotError
+from ._cli_common import BadInput, CopilotGroup, load_conversation, out_console, print_json, settings
 
 __all__ = ["main"]
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=CopilotGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="sales-copilot")
 def main() -> None:
     """Sales Copilot: three compliant, cited reply suggestions for a B2B sales chat,
@@ -57,18 +56,14 @@ def suggest(conversation_path: Path, actor: str | None, as_json: bool) -> None:
     from ._engine import Copilot
     from ._render import suggestion_panel
 
-    config = settings()
+    conversation = load_conversation(conversation_path)
+    copilot = Copilot.open(settings())
     try:
-        conversation = load_conversation(conversation_path)
-        copilot = Copilot.open(config)
-        try:
-            if not copilot.store.count():
-                raise BadInput("the knowledge base is empty; run: copilot knowledge ingest examples/kb")
-            result = asyncio.run(copilot.suggest(conversation, actor=actor))
-        finally:
-            copilot.close()
-    except CopilotError as exc:
-        raise BadInput(str(exc)) from None
+        if not copilot.store.count():
+            raise BadInput("the knowledge base is empty; run: copilot knowledge ingest examples/kb")
+        result = asyncio.run(copilot.suggest(conversation, actor=actor))
+    finally:
+        copilot.close()
     if as_json:
         print_json(result.model_dump(mode="json"))
     else:
@@ -92,9 +87,11 @@ def suggest(conversation_path: Path, actor: str | None, as_json: bool) -> None:
 def demo(kb: Path | None, conversations: Path | None, as_json: bool) -> None:
     """Run the copilot on the sample knowledge base and conversations, offline.
 
-    Ingests the knowledge base into COPILOT_HOME (only what changed), presses
-    Suggest on every conversation, prints each result and logs it to the
-    decision audit log. No API key, no network.
+    Everything happens in COPILOT_HOME/demo with the embedded defaults, so the
+    demo never touches your own knowledge base or audit log: it ingests the
+    sample atoms (only what changed), presses Suggest on every conversation,
+    prints each result and logs it to the demo's decision audit log. No API
+    key, no network.
     """
     from ._demo import run_demo
 
@@ -103,7 +100,8 @@ def demo(kb: Path | None, conversations: Path | None, as_json: bool) -> None:
     for folder in (kb, conversations):
         if not folder.is_dir():
             raise BadInput(f"{folder} not found; pass --kb and --conversations folders")
-    try:
-        run_demo(settings(), kb, conversations, as_json=as_json)
-    except CopilotError as exc:
-        raise BadInput(str(exc)) from None
+    config = settings()
+    demo_settings = config.model_copy(
+        update={"home": config.home / "demo", "chroma_url": None, "database_url": None}
+    )
+    run_demo(demo_settings, kb, conversations, as_json=as_json)

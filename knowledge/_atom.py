@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from copilot._models import Role, Stage
+from copilot._models import ATOM_TYPES, AtomType, Role, Stage
 
 __all__ = [
     "ATOM_TYPES",
@@ -23,16 +23,6 @@ __all__ = [
     "type_rule_problems",
 ]
 
-AtomType = Literal["script", "objection", "competitor", "policy", "product", "case", "playbook"]
-ATOM_TYPES: tuple[str, ...] = (
-    "script",
-    "objection",
-    "competitor",
-    "policy",
-    "product",
-    "case",
-    "playbook",
-)
 # Types a reply suggestion may be composed from.
 REPLY_TYPES: tuple[str, ...] = ("script", "objection", "product", "case", "policy")
 AtomStatus = Literal["draft", "in_review", "approved", "retired"]

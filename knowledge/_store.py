@@ -178,6 +178,8 @@ class ChromaAtomStore:
         from chromadb.config import Settings as ChromaSettings
 
         parsed = urlparse(url)
+        if parsed.username or parsed.password:
+            raise StoreError("COPILOT_CHROMA_URL must not carry credentials; use http://host:8000")
         if not parsed.hostname:
             raise StoreError(f"COPILOT_CHROMA_URL {url!r} has no host; use http://host:8000")
         try:

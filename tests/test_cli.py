@@ -65,6 +65,7 @@ def test_ingest_is_incremental_and_logged() -> None:
 
 @pytest.mark.usefixtures("ingested")
 def test_list_and_search() -> None:
+    assert run("knowledge", "list", "--type", "objectoin").exit_code == 2  # a typo is refused
     listed = json.loads(run("knowledge", "list", "--type", "competitor", "--json").stdout)
     assert {a["id"] for a in listed} >= {"comp-auroradw", "comp-panshi-en"}
     drafts = json.loads(run("knowledge", "list", "--status", "draft", "--json").stdout)
@@ -150,15 +151,49 @@ def test_audit_verify_detects_tampering() -> None:
     assert report["ok"] is False and report["first_bad_seq"] == 3
 
 
-def test_demo_end_to_end() -> None:
+def test_demo_end_to_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    from copilot import Settings
+
+    home = Settings().home
     result = run("demo")
     assert result.exit_code == 0, result.output
     for path in CONVERSATIONS.glob("*.json"):
         assert path.name in result.output
     assert "110101199003071233" not in result.output  # the terminal shows redacted text
     assert "copilot audit verify" in result.output
+    assert not (home / "audit.sqlite3").exists()  # the demo keeps out of the real home
+    monkeypatch.setenv("COPILOT_HOME", str(home / "demo"))
     verified = json.loads(run("audit", "verify", "--json").stdout)
     assert verified["ok"] and verified["rows_checked"] == 52 + 17
+
+
+def test_demo_leaves_your_own_knowledge_base_alone(tmp_path: Path) -> None:
+    own = tmp_path / "own-kb"
+    (own / "x").mkdir(parents=True)
+    (own / "x" / "a.md").write_text((KB / "objections" / "obj-price-too-high-mfg.md").read_text("utf-8"))
+    assert run("knowledge", "ingest", str(own)).exit_code == 0
+    assert run("demo", "--json").exit_code == 0
+    listed = json.loads(run("knowledge", "list", "--json").stdout)
+    assert [a["id"] for a in listed] == ["obj-price-too-high-mfg"]
+
+
+def test_verify_without_a_log_fails() -> None:
+    result = run("audit", "verify", "--json")
+    assert result.exit_code == 1
+    assert "no audit log" in json.loads(result.stdout)["reason"]
+
+
+def test_verify_on_a_corrupted_database_fails_cleanly() -> None:
+    from copilot import Settings
+
+    assert run("knowledge", "ingest", str(KB)).exit_code == 0
+    path = Settings().audit_path
+    data = bytearray(path.read_bytes())
+    data[4096:8192] = b"\xde\xad" * 2048  # wreck the second page
+    path.write_bytes(bytes(data))
+    result = run("audit", "verify")
+    assert result.exit_code in (1, 2)
+    assert "Traceback" not in result.output
 
 
 def test_demo_json() -> None:

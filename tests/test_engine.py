@@ -247,3 +247,44 @@ def test_guard_repairs_and_blocks_what_a_content_owner_got_wrong(
     assert all(v.target.startswith("candidate[") for v in blocked)
     repaired = next(v for v in result.compliance if v.rule == "ad-law-superlative")
     assert repaired.basis == "《广告法》第九条" and repaired.target.startswith("suggestion[")
+
+
+def test_pii_in_any_field_is_redacted_everywhere(copilot: Copilot) -> None:
+    from copilot import find_pii
+
+    chat = Conversation.model_validate(
+        {
+            "id": "wecom:zhang@example.com",
+            "deal": {"customer": "联系人 13912345678", "industry": "manufacturing", "stage": "proposal"},
+            "participants": [
+                {"id": "rep-1", "name": "王磊", "side": "rep"},
+                {
+                    "id": "li.wei@example.com",
+                    "name": "李伟 13812345678",
+                    "side": "customer",
+                    "title": "CFO li.wei@example.com",
+                },
+            ],
+            "messages": [{"from": "li.wei@example.com", "text": "价格比预算高，打我电话 13812345678。"}],
+        }
+    )
+    result = asyncio.run(copilot.suggest(chat))
+    [event] = [e for e in copilot.audit.events(type="suggestion_shown") if e.suggestion_set_id == result.id]
+    stored = json.dumps(event.model_dump(mode="json"), ensure_ascii=False)
+    assert find_pii(stored) == []
+    assert find_pii(json.dumps(result.model_dump(mode="json"), ensure_ascii=False)) == []
+    assert {c.role for c in result.decision_chain.covered} == {"cfo"}  # ids stay consistent
+
+
+def test_unknown_sender_is_rejected() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=r"messages\[0\]\.from: 'ghost' is not a participant id"):
+        Conversation.model_validate(
+            {
+                "id": "x",
+                "deal": {"customer": "c"},
+                "participants": [{"id": "a", "side": "rep"}],
+                "messages": [{"from": "ghost", "text": "财务总监认可了方案"}],
+            }
+        )
