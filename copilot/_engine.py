@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import time
 import uuid
@@ -19,7 +18,7 @@ from agents import (
     DecisionChainAgent,
     ReplyAgent,
 )
-from audit import AuditEvent
+from audit import AuditEvent, canonical_json
 from knowledge import Retriever, detect_language
 
 from ._models import (
@@ -132,7 +131,7 @@ class Copilot:
             self.reply_agent.run(ctx), self.competitor_agent.run(ctx), self.chain_agent.run(ctx)
         )
         mark = _lap(timings, "agents", mark)
-        suggestions, competitor, verdicts = self._guard(replies, competitor, ctx)
+        suggestions, competitor, chain, verdicts = self._guard(replies, competitor, chain, ctx)
         mark = _lap(timings, "guard", mark)
         result = SuggestionSet(
             id=f"ss-{uuid.uuid4().hex[:16]}",
@@ -157,8 +156,10 @@ class Copilot:
         self,
         replies: list[Suggestion],
         competitor: CompetitorResponse | None,
+        chain: DecisionChainReport,
         ctx: AgentContext,
-    ) -> tuple[list[Suggestion], CompetitorResponse | None, list[ComplianceVerdict]]:
+    ) -> tuple[list[Suggestion], CompetitorResponse | None, DecisionChainReport, list[ComplianceVerdict]]:
+        """Every text shown to the rep passes the guard: repaired, or dropped when blocked."""
         guard = self._guard_for(tuple(n for card in ctx.retrieval.battlecards for n in card.competitors))
         verdicts: list[ComplianceVerdict] = []
         shown: list[Suggestion] = []
@@ -178,7 +179,14 @@ class Copilot:
             competitor = (
                 None if checked.text is None else competitor.model_copy(update={"response": checked.text})
             )
-        return shown, competitor, verdicts
+        if chain.next_action is not None:
+            checked = guard.check("decision_chain.next_action", chain.next_action.text)
+            verdicts += checked.verdicts
+            action = (
+                None if checked.text is None else chain.next_action.model_copy(update={"text": checked.text})
+            )
+            chain = chain.model_copy(update={"next_action": action})
+        return shown, competitor, chain, verdicts
 
     def _guard_for(self, names: tuple[str, ...]) -> ComplianceGuard:
         """One guard per set of competitor names (its patterns compile once)."""
@@ -221,8 +229,7 @@ def _lap(timings: dict[str, float], name: str, since: float) -> float:
 
 
 def _digest(conversation: Conversation) -> str:
-    data = conversation.model_dump(mode="json", by_alias=True)
-    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    canonical = canonical_json(conversation.model_dump(mode="json", by_alias=True))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 

@@ -7,19 +7,20 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from ._engine import redact_conversation
 from ._models import Conversation, SuggestionSet
-from ._redact import redact_text
 
 __all__ = ["suggestion_panel"]
 
 
 def suggestion_panel(conversation: Conversation, result: SuggestionSet, title: str = "") -> Panel:
     """One readable panel: what the customer said and what the copilot offers."""
-    last = conversation.messages[-1]
-    speaker = conversation.participant(last.sender)
+    seen = redact_conversation(conversation)  # the terminal shows what the engine saw
+    last = seen.messages[-1]
+    speaker = seen.participant(last.sender)
     who = f"{speaker.name} ({speaker.title})" if speaker and speaker.title else last.sender
-    shown = redact_text(last.text)  # the terminal shows what the engine saw
-    parts: list[RenderableType] = [Text.assemble(("Customer ", "bold"), (f"{who}: ", "cyan"), shown)]
+    side = seen.side_of(last).capitalize()
+    parts: list[RenderableType] = [Text.assemble((f"{side} ", "bold"), (f"{who}: ", "cyan"), last.text)]
     parts.append(_suggestions(result))
     if result.competitor:
         comp = result.competitor

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -30,15 +30,13 @@ class Settings(BaseSettings):
     embedding_threads: int = Field(default=0, ge=0, le=64)
     # Audit + conversation state: SQLite under home unless a database URL is given.
     database_url: str | None = None
-    # LLM: none = the grounded engine.
-    llm_base_url: str | None = None
-    llm_model: str | None = None
-    llm_api_key: SecretStr | None = None
-    llm_timeout_s: float = Field(default=2.0, gt=0, le=120)
     # Retrieval and policy.
     retrieve_k: int = Field(default=12, ge=3, le=100)
     max_discount_percent: float = Field(
         default=15.0, ge=0, le=100, description="Largest discount a rep may offer without approval."
+    )
+    discount_policy_basis: str = Field(
+        default="《价格授权制度》", min_length=1, description="Cited when a discount is blocked."
     )
     log_level: str = "WARNING"
 

@@ -33,7 +33,8 @@ class Retrieval:
 
 class Retriever:
     """Queries the atom store; keeps the small catalogue of battlecards and
-    playbooks in memory for ``catalog_ttl_s`` seconds (``refresh`` after ingest)."""
+    playbooks in memory for ``catalog_ttl_s`` seconds, so an ingest by another
+    process is seen within that time."""
 
     def __init__(
         self,
@@ -51,10 +52,6 @@ class Retriever:
         self.catalog_ttl_s = catalog_ttl_s
         self._lock = threading.Lock()
         self._catalog: tuple[float, date, list[Atom]] | None = None
-
-    def refresh(self) -> None:
-        with self._lock:
-            self._catalog = None
 
     def catalog(self, today: date) -> list[Atom]:
         with self._lock:

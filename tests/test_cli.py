@@ -201,3 +201,12 @@ def test_demo_json() -> None:
     assert result.exit_code == 0
     sets = json.loads(result.stdout)
     assert len(sets) == 17 and all(len(s["suggestions"]) == 3 for s in sets)
+
+
+def test_suggest_lone_surrogate_is_bad_input(tmp_path: Path) -> None:
+    path = tmp_path / "surrogate.json"
+    doc = {"id": "x", "deal": {"customer": "c"}, "messages": [{"from": "a", "text": "ok"}]}
+    path.write_text(json.dumps(doc).replace('"ok"', '"\\ud800"'), encoding="utf-8")
+    result = run("suggest", "--conversation", str(path), "--json")
+    assert result.exit_code == 2
+    assert "lone surrogate" in result.output
