@@ -104,17 +104,6 @@ class Conversation(_Model):
         return messages
 
     @model_validator(mode="after")
-    def _valid_unicode(self) -> Conversation:
-        for index, message in enumerate(self.messages):
-            try:
-                message.text.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                raise ValueError(
-                    f"messages[{index}].text: invalid Unicode (a lone surrogate) at character {exc.start}"
-                ) from None
-        return self
-
-    @model_validator(mode="after")
     def _known_senders(self) -> Conversation:
         ids = [p.id for p in self.participants]
         if len(set(ids)) != len(ids):
