@@ -1,4 +1,12 @@
-"""Competitor agent: spots a named competitor and returns the approved battlecard answer."""
+"""Competitor agent: spots a named competitor and returns the approved battlecard answer.
+
+Aliases match on an NFKC + casefold copy of the text. Latin aliases ("StarMap",
+"Panshi Cloud") must stand as words. Chinese aliases of three or more characters
+(极光数仓, 磐石云) match anywhere. A Chinese alias of one or two characters is also an
+everyday word (磐石 "bedrock", 极光 "aurora", 星图 "star chart"), so it counts only
+when its clause also carries a vendor or comparison cue (``_CUES``: 那边, 报价, 方案,
+比你们 …) and it is not part of a known word or idiom (``_NOT_A_NAME``: 坚如磐石, 卫星图 …).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +19,25 @@ from knowledge import Atom, clauses, normalize
 from ._base import AgentContext
 
 __all__ = ["CompetitorAgent", "CompetitorMatcher"]
+
+# Words that, in the same clause as a short Chinese alias, show that a vendor is meant:
+# who (那边, 他们, 家的), what (产品, 方案, 报价), how it compares (便宜, 比你们), what the
+# customer does with it (也在谈, 用的是), and product categories (数仓, 云, MES).
+_CUES = (
+    "那边", "那家", "家的", "他们", "对方", "公司", "厂商", "厂家", "供应商", "品牌",
+    "产品", "系统", "平台", "方案", "软件", "服务", "实施", "团队", "案例",
+    "报价", "价格", "价钱", "费用", "便宜", "更低", "低了", "更贵", "折扣", "优惠", "免费",
+    "演示", "试用", "对比", "比较", "比你们", "比您", "选型", "评估", "考察",
+    "也在谈", "在谈", "接触", "合作", "签约", "用的是", "在用", "替换",
+    "数仓", "云", "mes", "erp", "crm", "poc", "demo",
+)  # fmt: skip
+# Words and idioms that contain a short alias but name no vendor.
+_NOT_A_NAME = ("坚如磐石", "稳如磐石", "安如磐石", "磐石般", "像磐石一样", "卫星图", "北极光", "南极光")
+_CUE = re.compile("|".join(rf"(?<![a-z0-9]){c}(?![a-z0-9])" if c.isascii() else c for c in _CUES))
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_LATIN = "a-z0-9\u00c0-\u024f"
+_CLAUSE_END = re.compile(r"[,。!?;\n]|\.(?=\s)")  # clause ends after NFKC (，→, ！→!)
+_SHORT = 2
 
 
 @dataclass(frozen=True)
@@ -36,15 +63,37 @@ class CompetitorMatcher:
         """The canonical name of the first competitor ``text`` names, if any."""
         if self._pattern is None:
             return None
-        match = self._pattern.search(normalize(text))
-        return self._canonical[match.group(0)] if match else None
+        folded = normalize(text)
+        pos = 0
+        while (match := self._pattern.search(folded, pos)) is not None:
+            if _names_a_vendor(folded, match.start(), match.end()):
+                return self._canonical[match.group(0)]
+            pos = match.start() + 1
+        return None
 
 
 def _alias_pattern(alias: str) -> str:
     escaped = re.escape(alias)
-    if alias.isascii():
-        return rf"(?<![a-z0-9]){escaped}(?![a-z0-9])"
-    return escaped
+    if _CJK.search(alias):
+        return escaped
+    return rf"(?<![{_LATIN}]){escaped}(?![{_LATIN}])"
+
+
+def _names_a_vendor(folded: str, start: int, end: int) -> bool:
+    """A short Chinese alias needs a cue in its clause and must not sit inside a known word."""
+    alias = folded[start:end]
+    if len(alias) > _SHORT or not _CJK.search(alias):
+        return True
+    for word in _NOT_A_NAME:
+        at = word.find(alias)
+        while at >= 0:
+            if start >= at and folded.startswith(word, start - at):
+                return False
+            at = word.find(alias, at + 1)
+    begin = max((m.end() for m in _CLAUSE_END.finditer(folded, 0, start)), default=0)
+    stop = _CLAUSE_END.search(folded, end)
+    clause = folded[begin:start] + "\0" + folded[end : stop.start() if stop else len(folded)]
+    return _CUE.search(clause) is not None
 
 
 class CompetitorAgent:

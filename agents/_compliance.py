@@ -1,14 +1,12 @@
 """Compliance guard: every text shown to a rep is checked first, then repaired or blocked.
 
-Only our own outputs are checked (suggestions, the competitor response), never
-customer text. Matching runs on an NFKC + casefold copy of the text, so case and
-full-width forms do not matter; repairs are applied to the original text through
-an index map. PII is replaced by placeholders first (so no verdict quotes it);
-then the blocking rules run, and a blocked text is returned as ``None``, never
-repaired; otherwise the wording rules repair it, and everything is checked again
-on the result until nothing changes (at most 3 repair rounds).
-Every pattern is precompiled and runs only when one of its literal keys occurs in
-the text, so a clean 500-character text is checked in well under a millisecond.
+Only our own outputs are checked (suggestions, the competitor response), never customer text.
+Matching runs on an NFKC + casefold copy of the text, so case and full-width forms do not matter;
+repairs are applied to the original text through an index map. PII is replaced by placeholders
+first (so no verdict quotes it); then the blocking rules run, and a blocked text is returned as
+``None``, never repaired; otherwise the wording rules repair it, and everything is checked again on
+the result until nothing changes (at most 3 repair rounds). Every pattern is precompiled and runs
+only when one of its literal keys occurs, so a clean 500-character text takes well under 1 ms.
 """
 
 from __future__ import annotations
@@ -40,7 +38,7 @@ class Rule:
 RULES: tuple[Rule, ...] = (
     Rule("ad-law-superlative", "《广告法》第九条", "repaired", "absolute claims are reworded"),
     Rule("guarantee", "《广告法》第四条", "repaired", "promised results are softened"),
-    Rule("discount-over-limit", "《云枢科技价格授权制度》第3条", "blocked", "discount over the maximum"),
+    Rule("discount-over-limit", "《价格授权制度》", "blocked", "discount over the maximum"),
     Rule("competitor-disparagement", "《反不正当竞争法》第十一条", "blocked", "disparaging a competitor"),
     Rule("pii", "《个人信息保护法》第十三条", "repaired", "personal data become placeholders"),
 )
@@ -141,14 +139,19 @@ def _guarantee(t: str, s: int, e: int) -> str:
 # right before a match is checked afterwards (for English terms: a letter or digit).
 _Term = tuple[str, str, str | _Replace] | tuple[str, str, str | _Replace, str]
 _NO1 = r"no\.\s?1|number\s+one(?!\s+(?:priority|concern|goal|question|thing))|#\s?1"
+_PLACES = "业内|行业|国内|全国|全球|世界|亚洲|中国|市场|同类|本土"
+_FIRST_TO = "通过|获得|获|拿到|推出|发布|实现|提出|打造|研发|开发|做到|取得|达到|完成|采用|引入|入选|成为"
 _NOT_ORDINAL = (
     "次步期批天日周个季年月版条点项轮时部章节页种类段封张份场手线印反稿波单笔件届阶位百千万十负联优目要责句眼"
 )
 
 _SUPERLATIVE: tuple[_Term, ...] = (
-    ("行业第一", "", "行业领先"),
+    ("行业第一", "行业第一(?![家个])", "行业领先"),
+    # "the first (家/个) to do X" is a claim; 第一家门店, 第一个问题 are ordinals.
+    ("第一家|第一个", f"第一[家个](?={_FIRST_TO})", "较早"),
+    ("第一家|第一个", f"(?<=(?:{_PLACES}))第一[家个]", "较早一批"),
     # 第一 as a rank, not an ordinal (第一次, 第一阶段 ...) nor an enumeration ("第一，…").
-    ("第一", f"第一(?:(?![、，,:：])|(?<=[^\\s，。！？；：、,.!?;:]第一))(?![{_NOT_ORDINAL}])", "领先"),
+    ("第一", f"第一(?:(?![、，,:：])|(?<=[^\\s，。！？；：、,.!?;:]第一))(?![{_NOT_ORDINAL}家])", "领先"),
     (
         "最好",
         r"最好(?=的|[\s，。！？；：、,.!?;:]|$)(?!的(?:办法|方式|方法|时间|时机|做法|安排))",
@@ -159,8 +162,7 @@ _SUPERLATIVE: tuple[_Term, ...] = (
     ("最强", "最强(?!大)", "强大"),
     (
         "最大",
-        "最大(?:(?<=(?:国内|全国|全球|世界|亚洲|中国|行业|业内|市场|同类|本土)最大)"
-        "|(?=的?(?:供应商|厂商|品牌|服务商|平台|公司|企业|提供商)))",
+        f"最大(?:(?<=(?:{_PLACES})最大)|(?=的?(?:供应商|厂商|品牌|服务商|平台|公司|企业|提供商)))",
         "主要",
     ),
     ("最低价", "", "优惠价"),
@@ -322,10 +324,8 @@ _ZHE = re.compile(
     r"(?P<a>[一二三四五六七八九])点?(?P<b>[一二三四五六七八九])?)\Z"
 )
 _HALF = re.compile(r"半价|对折|half(?<![a-z0-9]half)[- ](?:price|off)" + _E)
-_PERCENT = re.compile(
-    r"[0-9]++(?:\.[0-9]+)?\s?(?:%|percent" + _E + ")|百分之(?P<c>[一二三四五六七八九]?十"
-    r"[一二三四五六七八九]?|[一二三四五六七八九])"
-)
+_CN_PERCENT = "百分之(?P<c>[一二三四五六七八九]?十[一二三四五六七八九]?|[一二三四五六七八九])"
+_PERCENT = re.compile(r"[0-9]++(?:\.[0-9]+)?\s?(?:%|percent" + _E + ")|" + _CN_PERCENT)
 _OFFER_BEFORE = re.compile(
     r"(?:(?:优惠|降价|便宜|折扣|让利|减价|直降|立减|打折)[^0-9，。！？；,!?;\n]{0,4}"
     r"|(?<![a-z])(?:discount|price\s+(?:cut|reduction)|markdown)\s+of\s+(?:up\s+to\s+|about\s+)?"
@@ -339,6 +339,14 @@ _NEGATION = re.compile(
     r"不能|无法|没法|不会|给不了|做不到|不可能|不支持|不提供|不接受|(?<![a-z])(?:can[’']t|cannot|can\s+not"
     r"|unable|not\s+able|won[’']t|will\s+not|do\s+not|don[’']t|not\s+possible|not\s+offer)" + _E
 )
+_STACK = re.compile(  # an extra on top of an offer in the same sentence, up to its amount
+    r"[^。！？!?;.\n]{0,12}?(?:再|另外|额外|叠加|additional|extra|further|another)"
+    r"[^0-9一二三四五六七八九。！？!?;.\n]{0,6}?(?=[0-9一二三四五六七八九]|百分之)"
+)
+_AMOUNT = re.compile(
+    rf"(?P<p>[0-9]+(?:\.[0-9]+)?)\s?(?:%|percent{_E}|个点)|{_CN_PERCENT}|[0-9.]{{1,3}}\s?折|[一二三四五六七八九点]{{1,3}}折"
+)
+_CUT = re.compile(r"降(?!低)|减(?!少)|价|优惠|让|便宜|折扣|打|off|discount|cut|reduc|lower")
 _CLAUSE = re.compile(r"[，。！？；,.!?;\n]")
 
 
@@ -347,26 +355,45 @@ def _cn_number(s: str) -> float:
     return float((_CN_DIGIT[tens] if tens else 1) * 10 + _CN_DIGIT.get(ones, 0) if ten else _CN_DIGIT[tens])
 
 
+def _zhe(folded: str, at: int) -> tuple[int, float] | None:
+    """(start, percent off) of the N折 whose 折 is at ``at``, if it is one."""
+    n = _ZHE.search(folded, max(0, at - 4), at)
+    if n is None or folded.startswith(("折旧", "折合", "折算", "折叠"), at):
+        return None
+    if z := n["z"]:
+        return n.start(), 100 - (10 * float(z) if "." in z or len(z) == 1 else float(z))
+    return n.start(), 100 - 10 * _CN_DIGIT[n["a"]] - (_CN_DIGIT[n["b"]] if n["b"] else 0)
+
+
+def _extra(folded: str, end: int) -> tuple[int, float] | None:
+    """(end, percent off) of an extra discount stacked on an offer ending at ``end``."""
+    m = _STACK.match(folded, end)
+    if m is None or _NEGATION.search(folded, end, m.end()) or not (amount := _AMOUNT.match(folded, m.end())):
+        return None
+    if amount.group(0).endswith("折"):
+        zhe = _zhe(folded, amount.end() - 1)
+        return (amount.end(), zhe[1]) if zhe else None
+    after = _OFFER_AFTER.match(folded, amount.end())
+    off = float(amount["p"]) if amount["p"] else _cn_number(amount["c"])
+    return (after.end() if after else amount.end(), off) if after or _CUT.search(m.group(0)) else None
+
+
 def _offers(folded: str) -> Iterator[tuple[int, int, float]]:
-    """(start, end, percent off) of every discount the text offers, refusals included."""
-    for m in _HALF.finditer(folded):
-        yield m.start(), m.end(), 50.0
-    at = folded.find("折")
-    while at >= 0:
-        n = _ZHE.search(folded, max(0, at - 4), at)
-        if n and not folded.startswith(("折旧", "折合", "折算", "折叠"), at):
-            if z := n["z"]:
-                paid = float(z) if "." in z or len(z) == 1 else float(z) / 10
-            else:
-                paid = _CN_DIGIT[n["a"]] + (_CN_DIGIT[n["b"]] / 10 if n["b"] else 0)
-            yield n.start(), at + 1, 100 - 10 * paid
-        at = folded.find("折", at + 1)
+    """(start, end, percent off) of every discount the text offers, refusals included; extras in
+    the same sentence multiply (八五折以后再降5% pays 0.85 × 0.95: 19.25% off)."""
+    offers = [(m.start(), m.end(), 50.0) for m in _HALF.finditer(folded)]
+    offers += [(z[0], m.end(), z[1]) for m in re.finditer("折", folded) if (z := _zhe(folded, m.start()))]
     for m in _PERCENT.finditer(folded):
         before = _OFFER_BEFORE.search(folded, max(0, m.start() - 40), m.start())
         after = _OFFER_AFTER.match(folded, m.end())
         if before or after:
             off = _cn_number(m["c"]) if m["c"] else float(re.sub(r"[^0-9.]", "", m.group(0)))
-            yield before.start() if before else m.start(), after.end() if after else m.end(), off
+            offers.append((before.start() if before else m.start(), after.end() if after else m.end(), off))
+    for start, end, off in offers:
+        while (extra := _extra(folded, end)) is not None:
+            end, more = extra
+            off = 100 - (100 - off) * (100 - more) / 100
+        yield start, end, off
 
 
 def _negated(folded: str, start: int) -> bool:
@@ -380,6 +407,11 @@ _DISPARAGING = re.compile(
     r"垃圾(?!分类|回收|处理|桶)|骗子|骗人|倒闭|不靠谱|差劲|烂(?<!灿烂)|坑人|造假|抄袭|scam(?:s|mers?)?"
     r"|garbage(?!\s+collect)|trash|rubbish|bankrupt(?:cy)?|going\s+under|liars?|crap(?:py)?|unreliable"
     r"|fraud(?<!anti-fraud)(?<!anti\sfraud)(?:s|ulent)?(?!\s+(?:detection|prevention|protection|monitoring))"
+    # negative claims without an insult: 极光数仓的系统很不稳定，经常宕机
+    r"|(?<!网络)(?<!信号)不稳定|(?:经常|总是|老是|频繁|容易|动不动就?|时常|常常)会?(?:宕机|崩溃|掉线|出问题|出故障|出错)"
+    r"|(?:质量|体验|服务|性能|口碑|很|太|特别|非常|比较|相当)差(?![异距别价额不])|(?<!行)不行(?![业动使])"
+    r"|unstable(?!\s+(?:networks?|connections?))|keeps?\s+crashing|crash(?:es)?\s+(?:all\s+the\s+time"
+    r"|constantly|often|frequently)|(?:poor|low)[\s-]quality(?!\s+data)|buggy"
 )
 _GENERIC_COMPETITOR = "竞争对手|对手|竞品|友商|" + _B + r"(?:competitors?|rivals?)" + _E
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;\n])|(?<=\.)(?=\s|$)")
@@ -399,11 +431,19 @@ class ComplianceGuard:
 
     A sentence is about a competitor when it names one of ``competitor_names``
     (names and aliases, case- and width-insensitive) or says 竞品/对手/友商/competitor;
-    every sentence of the ``"competitor"`` target is about the competitor.
+    every sentence of the ``"competitor"`` target is about the competitor. ``discount_basis``
+    is the deployment's own pricing policy, cited when a discount is blocked.
     """
 
-    def __init__(self, *, max_discount_percent: float = 15.0, competitor_names: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        max_discount_percent: float = 15.0,
+        competitor_names: Iterable[str] = (),
+        discount_basis: str = "《价格授权制度》",
+    ) -> None:
         self.max_discount_percent = max_discount_percent
+        self._basis = {**{rule.id: rule.basis for rule in RULES}, "discount-over-limit": discount_basis}
         self._names = {_fold(n.strip())[0]: n.strip() for n in competitor_names if n.strip()}
         alternatives = [
             re.escape(n) if not n.isascii() else _B + re.escape(n) + _E
@@ -460,9 +500,6 @@ class ComplianceGuard:
                 insults.append(f'"{term}" in a sentence about {subject}')
         return "competitor-disparagement", "; ".join(dict.fromkeys(insults))
 
-    @staticmethod
-    def _verdict(target: str, rule_id: str, detail: str) -> ComplianceVerdict:
-        rule = _RULES[rule_id]
-        return ComplianceVerdict(
-            target=target, rule=rule.id, basis=rule.basis, action=rule.action, detail=detail
-        )
+    def _verdict(self, target: str, rule_id: str, detail: str) -> ComplianceVerdict:
+        basis, action = self._basis[rule_id], _RULES[rule_id].action
+        return ComplianceVerdict(target=target, rule=rule_id, basis=basis, action=action, detail=detail)

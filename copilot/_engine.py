@@ -192,8 +192,11 @@ class Copilot:
         """One guard per set of competitor names (its patterns compile once)."""
         guard = self._guards.get(names)
         if guard is None:
-            limit = self.settings.max_discount_percent
-            guard = self._guards[names] = ComplianceGuard(max_discount_percent=limit, competitor_names=names)
+            guard = self._guards[names] = ComplianceGuard(
+                max_discount_percent=self.settings.max_discount_percent,
+                discount_basis=self.settings.discount_policy_basis,
+                competitor_names=names,
+            )
         return guard
 
     def _log_shown(

@@ -12,7 +12,7 @@ from copilot._models import ComplianceVerdict
 BASIS = {
     "ad-law-superlative": "《广告法》第九条",
     "guarantee": "《广告法》第四条",
-    "discount-over-limit": "《云枢科技价格授权制度》第3条",
+    "discount-over-limit": "《价格授权制度》",
     "competitor-disparagement": "《反不正当竞争法》第十一条",
     "pii": "《个人信息保护法》第十三条",
 }
@@ -77,6 +77,10 @@ def test_module_exports() -> None:
         ("我们是国家级高新技术企业。", "我们是高新技术企业。"),
         ("最优方案，最强性能，最先进的架构。", "更优方案，强大性能，先进的架构。"),
         ("我们是行业NO.1", "我们是行业领先"),
+        ("我们是业内第一家通过等保三级的厂商。", "我们是业内较早通过等保三级的厂商。"),
+        ("第一个获得该认证的MES厂商", "较早获得该认证的MES厂商"),
+        ("行业第一家通过信创适配。", "行业较早通过信创适配。"),
+        ("我们是国内第一家MES厂商。", "我们是国内较早一批MES厂商。"),
         ("This is the best choice for you.", "This is a strong choice for you."),
         ("The best choice is MES Cloud.", "A strong choice is MES Cloud."),
         ("We are the best.", "We are strong."),
@@ -107,6 +111,8 @@ def test_superlatives_are_repaired(text: str, repaired: str) -> None:
         "第一次试用免费，第一步是数据对接。",
         "第一阶段先做试点，第一期三个月。",
         "第一，我们先做调研；第二，安排演示。",
+        "第一家门店上线后再推广到全部门店。",
+        "第一家客户是华东精工，第一个问题是预算。",
         "唯一的办法是先做试点，唯一需要确认的是预算。",
         "每台设备有唯一标识。",
         "您最好先和财务确认一下。",
@@ -215,7 +221,7 @@ def test_repairs_from_both_rules_are_reported_in_rule_order() -> None:
     assert [v.action for v in result.verdicts] == ["repaired", "repaired"]
 
 
-# --- 《云枢科技价格授权制度》第3条: discounts ----------------------------------------------------
+# --- the deployment's pricing policy (《价格授权制度》 by default): discounts ----------------------
 
 
 @pytest.mark.parametrize(
@@ -237,6 +243,14 @@ def test_repairs_from_both_rules_are_reported_in_rule_order() -> None:
         ("a discount of 25%", "25"),
         ("We can reduce the price by 20%.", "20"),
         ("Ｗｅ ｃａｎ ｄｏ ３０％ ＯＦＦ", "30"),
+        # stacked: 0.85 × 0.95 = 0.8075 of the price
+        ("八五折以后再降5%", "19.25"),
+        ("在八五折的基础上，再优惠百分之五", "19.25"),
+        ("85折后再打9.5折", "19.25"),
+        ("八五折以后价格再让5个点", "19.25"),
+        ("打八五折，另外额外给5%的折扣", "19.25"),
+        ("九折，再九折", "19"),
+        ("We can do 15% off, plus an additional 5% off.", "19.25"),
     ],
 )
 def test_discounts_over_the_limit_are_blocked(text: str, percent: str | None) -> None:
@@ -265,6 +279,11 @@ def test_discounts_over_the_limit_are_blocked(text: str, percent: str | None) ->
         "设备按 3 年折旧。",
         "节省 30% 的运维成本。",
         "Save 40% of integration time.",
+        "九折后再打九五折",  # 0.9 × 0.95: 14.5% off
+        "优惠10%，再降5%",
+        "八五折，不能再降5%了。",
+        "八五折，再送5%的服务时长。",
+        "打九折，再降低20%的运维成本。",
     ],
 )
 def test_allowed_discounts_and_refusals_pass(text: str) -> None:
@@ -279,6 +298,25 @@ def test_discount_limit_is_configurable() -> None:
     assert_blocked("九折", "discount-over-limit", strict)
 
 
+def test_stacked_discounts_at_and_over_the_limit() -> None:
+    assert_passes("八五折以后再降5%", ComplianceGuard(max_discount_percent=19.25))
+    assert_blocked("八五折以后再降6%", "discount-over-limit", ComplianceGuard(max_discount_percent=19.25))
+    assert_passes("八折后再打九折", ComplianceGuard(max_discount_percent=28))
+    verdict = assert_blocked(
+        "八折后再打九折，再降1%", "discount-over-limit", ComplianceGuard(max_discount_percent=28)
+    )
+    assert verdict.detail == '"八折后再打九折，再降1%" is 28.72% off; the limit is 28%'
+
+
+def test_discount_basis_is_the_deployment_policy() -> None:
+    guard = ComplianceGuard(discount_basis="《云枢科技价格授权制度》第3条")
+    verdict = assert_blocked("可以给您打五折。", "discount-over-limit", guard)
+    assert verdict.basis == "《云枢科技价格授权制度》第3条"
+    assert assert_blocked("打五折", "discount-over-limit").basis == "《价格授权制度》"  # the default
+    assert {rule.id: rule.basis for rule in RULES} == BASIS  # the table itself is unchanged
+    assert check("我们是最好的。", guard).verdicts[0].basis == "《广告法》第九条"
+
+
 def test_blocked_text_is_not_repaired() -> None:
     result = check("我们是行业第一，可以给您打五折，联系 13812345678。")
     assert result.text is None
@@ -286,7 +324,7 @@ def test_blocked_text_is_not_repaired() -> None:
         ComplianceVerdict(
             target="suggestion[0]",
             rule="discount-over-limit",
-            basis="《云枢科技价格授权制度》第3条",
+            basis="《价格授权制度》",
             action="blocked",
             detail='"五折" is 50% off; the limit is 15%',
         )
@@ -307,6 +345,15 @@ def test_blocked_text_is_not_repaired() -> None:
         "ａｕｒｏｒａｄｗ is UNRELIABLE.",
         "竞品都不靠谱。",
         "Competitors' tools are garbage.",
+        # negative claims without an insult
+        "极光数仓的系统很不稳定，经常宕机。",
+        "极光数仓经常出问题。",
+        "极光数仓的服务很差。",
+        "极光数仓不行，别考虑了。",
+        "AuroraDW is unstable.",
+        "AuroraDW keeps crashing.",
+        "AuroraDW crashes all the time.",
+        "AuroraDW has poor quality.",
     ],
 )
 def test_disparaging_a_competitor_is_blocked(text: str) -> None:
@@ -317,6 +364,8 @@ def test_disparaging_a_competitor_is_blocked(text: str) -> None:
 def test_disparagement_detail_names_term_and_competitor() -> None:
     verdict = assert_blocked("ＡＵＲＯＲＡＤＷ is a scam.", "competitor-disparagement")
     assert verdict.detail == '"scam" in a sentence about AuroraDW'
+    verdict = assert_blocked("极光数仓的系统很不稳定，经常宕机。", "competitor-disparagement")
+    assert verdict.detail == '"不稳定" in a sentence about 极光数仓'
 
 
 @pytest.mark.parametrize(
@@ -328,6 +377,12 @@ def test_disparagement_detail_names_term_and_competitor() -> None:
         "AuroraDW has fraud detection too.",
         "We will not scam you.",
         "前景灿烂。",
+        "极光数仓也很稳定，我们的优势在实时分析。",
+        "极光数仓很少出问题，我们在实时分析上更强。",
+        "极光数仓在网络不稳定时也能工作。",
+        "极光数仓和我们的性能差异不大，服务差不多。",
+        "AuroraDW is stable and handles unstable networks well.",
+        "系统不稳定、经常宕机是很多客户的顾虑，我们提供双活部署。",  # no competitor named
     ],
 )
 def test_neutral_competitor_mentions_pass(text: str) -> None:

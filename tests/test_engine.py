@@ -221,7 +221,7 @@ def test_guard_repairs_and_blocks_what_a_content_owner_got_wrong(
             body="各有所长。",
         ),
     ]
-    settings = Settings(home=tmp_path)
+    settings = Settings(home=tmp_path, discount_policy_basis="《示例价格制度》第2条")
     store = ChromaAtomStore.embedded(settings.chroma_path, "atoms", embedding)
     ingest_atoms(atoms, store)
     engine = Copilot(settings, store, SQLiteAuditStore(settings.audit_path), today=lambda: TODAY)
@@ -241,6 +241,8 @@ def test_guard_repairs_and_blocks_what_a_content_owner_got_wrong(
     assert "五折" not in shown and "垃圾" not in shown and "行业第一" not in shown
     rules = {(v.rule, v.action) for v in result.compliance}
     assert ("discount-over-limit", "blocked") in rules
+    discount = next(v for v in result.compliance if v.rule == "discount-over-limit")
+    assert discount.basis == "《示例价格制度》第2条"
     assert ("competitor-disparagement", "blocked") in rules
     assert ("ad-law-superlative", "repaired") in rules
     blocked = [v for v in result.compliance if v.action == "blocked"]
