@@ -1,49 +1,66 @@
-"""Decision-chain agent: which buying roles are covered, which the stage still needs."""
+"""Decision-chain agent: which buying roles are covered, which the stage still needs.
+
+How a customer's message covers a role (the word tables are in ``_roles``):
+
+* Messages split into sentences (。!?; ". "), sentences into segments at commas and at
+  contrast words (但/不过/but …).
+* A stretch of a sentence between contrast words states no fact when it asks (ends in
+  ?, a clause ends in 吗/呢, or it says 是否/有没有/whether) or is a condition (如果/只要/
+  if/unless/once …). A segment about another company (竞品/友商/competitor/their side,
+  or a battlecard's competitor) states nothing about ours.
+* A state cue (认可 approved, 看过 reviewed, 参与 involved) belongs to the role named
+  before it in its segment; roles joined by 和/、/and share it. An object cue (拉了,
+  looped in, approved by) belongs to the role named after it, else the one before.
+* A negation or hedge (还没, not, hasn't, would …) cancels the next cue of the role it
+  follows; before any role, or as "no one from"/"without", it cancels the role named
+  next. A refusal (不同意, rejected) is a cancelled approval. 没问题/no objections approve.
+* A segment naming no role speaks for the speaker when it says 我/we or the sentence has
+  named no role yet; else, unless it begins with 但/but, for the roles the sentence's last
+  segment naming roles asserted (财务总监看了方案，说没有问题 → the CFO approved).
+"""
 
 from __future__ import annotations
 
 import re
-from typing import Literal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from copilot._models import Conversation, CoveredRole, DecisionChainReport, Evidence, NextAction, Role
-from knowledge import Atom, clauses, normalize
+from knowledge import Atom
 from prompts import PromptTemplate, load_prompt
 
 from ._base import AgentContext
-from ._roles import find_roles, role_of_title
+from ._competitor import CompetitorMatcher
+from ._roles import State, fold, joined, mentions, role_of_title, words
 
 __all__ = ["DecisionChainAgent"]
 
-State = Literal["involved", "reviewed", "approved"]
+_QUESTION_ENDS = ("吗", "呢")
+_PUNCT = re.compile(r"[,。!?;\n]|\.(?=\s|$)")  # after folding: ，→, ？→? ！→! ；→;
+_QUOTE_STRIP = " \t\r\n，。！？；,!?;."
 _STATE_RANK: dict[str, int] = {"involved": 0, "reviewed": 1, "approved": 2}
-# Cue words, matched in NFKC-casefolded clauses. Negation wins over any cue.
-_NEGATION = re.compile(
-    r"还没|还未|尚未|没有|没参与|未参与|不参与|不在|not yet|hasn't|haven't|has not|have not|"
-    r"isn't|aren't|no one from|nobody from|not involved|without"
-)
-_CUES: tuple[tuple[State, re.Pattern[str]], ...] = (
-    (
-        "approved",
-        re.compile(
-            r"认可|同意|批准|通过|拍板|签字|没问题|approved|signed off|sign-off|"
-            r"on board|happy with|agreed|green light|likes? the"
-        ),
-    ),
-    (
-        "reviewed",
-        re.compile(
-            r"看过|看了|审阅|审过|评估过|过目|研究过|reviewed|looked at|has seen|"
-            r"have seen|went through|checked"
-        ),
-    ),
-    (
-        "involved",
-        re.compile(
-            r"加入|进群|参与|拉了|拉进|参加|会来|一起来|也在|joined|looped in|"
-            r"cc'd|will join|is joining|brought in|involved|on the call"
-        ),
-    ),
-)
+
+
+class _Token(NamedTuple):
+    start: int
+    end: int
+    kind: str  # a ``_roles.words`` kind, "role", or punctuation: "comma", "stop", "ask"
+    state: State | None = None
+    role: Role | None = None
+
+
+@dataclass
+class _Segment:
+    start: int
+    end: int = 0
+    tokens: list[_Token] = field(default_factory=list)
+    contrast: bool = False  # begins with 但/but: a new stretch, no subject carried over
+    asks: bool = False  # ends the sentence with ? or a clause with 吗/呢
+    skip: bool = False  # a question, a condition, or another company
+
+    def has(self, *kinds: str) -> bool:
+        return any(token.kind in kinds for token in self.tokens)
 
 
 class DecisionChainAgent:
@@ -111,6 +128,7 @@ def _playbook_for(playbooks: list[Atom], industry: str, language: str) -> Atom |
 
 def _covered_roles(ctx: AgentContext) -> list[CoveredRole]:
     conv = ctx.conversation
+    competitors = CompetitorMatcher(ctx.retrieval.battlecards)
     found: dict[Role, CoveredRole] = {}
 
     def keep(candidate: CoveredRole) -> None:
@@ -127,29 +145,148 @@ def _covered_roles(ctx: AgentContext) -> list[CoveredRole]:
     for index, message in enumerate(conv.messages):
         if conv.side_of(message) == "rep":
             continue  # what the rep claims about the customer is not evidence
-        for clause in clauses(message.text):
-            for role, state in _statements(clause, speaker_roles.get(message.sender)):
-                who = _name_of(conv, message.sender) if speaker_roles.get(message.sender) == role else ""
-                keep(
-                    CoveredRole(
-                        role=role, state=state, who=who, evidence=Evidence(message=index, quote=clause)
-                    )
-                )
+        speaker = speaker_roles.get(message.sender)
+        for role, state, quote in _statements(message.text, speaker, competitors):
+            who = _name_of(conv, message.sender) if speaker == role else ""
+            keep(CoveredRole(role=role, state=state, who=who, evidence=Evidence(message=index, quote=quote)))
     return sorted(found.values(), key=lambda c: (-_STATE_RANK[c.state], c.role))
 
 
-def _statements(clause: str, speaker_role: Role | None) -> list[tuple[Role, State]]:
-    """(role, state) pairs a clause asserts; a negated clause asserts nothing."""
-    norm = normalize(clause)
-    if _NEGATION.search(norm):
-        return []
-    state = next((name for name, cue in _CUES if cue.search(norm)), None)
-    if state is None:
-        return []
-    roles = [role for role, _, _ in find_roles(clause)]
-    if not roles and speaker_role:
-        roles = [speaker_role]  # "我这边没问题" from the CFO covers the CFO
-    return [(role, state) for role in dict.fromkeys(roles)]
+def _statements(
+    text: str, speaker: Role | None, competitors: CompetitorMatcher
+) -> list[tuple[Role, State, str]]:
+    """(role, state, quote) for each fact the message states; see the module docstring."""
+    folded, origin = _fold(text)
+    found: list[tuple[Role, State, str]] = []
+    for sentence in _sentences(folded, _tokens(folded)):
+        _mark_skips(sentence, lambda s: competitors.find(text[origin[s.start] : origin[s.end]]) is not None)
+        named = False  # the sentence has named a role
+        carried: list[Role] = []  # what the last segment naming roles asserted them to be
+        carried_from = 0
+        for segment in sentence:
+            explicit = segment.has("role")
+            subject: list[Role] = []
+            start = segment.start
+            if explicit or segment.skip:
+                pass
+            elif segment.has("self") or not named:
+                subject = [speaker] if speaker else []
+            elif not segment.contrast:
+                subject, start = carried, carried_from
+            asserted = [] if segment.skip else _assertions(segment, folded, subject)
+            quote = text[origin[start] : origin[segment.end]].strip(_QUOTE_STRIP)
+            found += [(role, state, quote) for role, state in asserted]
+            if explicit:
+                named, carried_from = True, segment.start
+                carried = list(dict.fromkeys(role for role, _ in asserted))
+    return found
+
+
+def _fold(text: str) -> tuple[str, list[int]]:
+    """``text`` folded as the tables are, and where each folded character came from."""
+    chars: list[str] = []
+    origin: list[int] = []
+    for index, char in enumerate(text):
+        folded = fold(char)
+        chars.append(folded)
+        origin += [index] * len(folded)
+    return "".join(chars), [*origin, len(text)]
+
+
+def _tokens(folded: str) -> list[_Token]:
+    """Role mentions, cue-table words and punctuation, by position."""
+    roles = mentions(folded)
+    masked = list(folded)
+    for hit in roles:
+        masked[hit.start : hit.end] = "\0" * (hit.end - hit.start)
+    tokens = [_Token(hit.start, hit.end, "role", role=hit.role) for hit in roles]
+    for start, end, kind, state in words("".join(masked)):
+        if kind == "foreign" and any(hit.end == start for hit in roles):
+            continue  # 财务他们那边: that role's own people, not another company
+        tokens.append(_Token(start, end, kind, state))
+    for match in _PUNCT.finditer(folded):
+        mark = match.group()
+        kind = "comma" if mark == "," else "ask" if mark == "?" else "stop"
+        tokens.append(_Token(match.start(), match.end(), kind))
+    return sorted(tokens, key=lambda token: token.start)
+
+
+def _sentences(folded: str, tokens: list[_Token]) -> list[list[_Segment]]:
+    """Non-empty segments, grouped by sentence."""
+    sentences: list[list[_Segment]] = [[]]
+    segment = _Segment(0)
+    for token in [*tokens, _Token(len(folded), len(folded), "stop")]:
+        if token.kind not in ("comma", "stop", "ask", "contrast"):
+            segment.tokens.append(token)
+            continue
+        segment.end = token.start
+        clause = folded[segment.start : segment.end].strip()
+        if clause:
+            segment.asks = token.kind == "ask" or clause.endswith(_QUESTION_ENDS)
+            sentences[-1].append(segment)
+        contrast = token.kind == "contrast" or (segment.contrast and not clause)
+        segment = _Segment(token.end, contrast=contrast)
+        if token.kind in ("stop", "ask") and sentences[-1]:
+            sentences.append([])
+    return [sentence for sentence in sentences if sentence]
+
+
+def _mark_skips(sentence: list[_Segment], names_competitor: Callable[[_Segment], bool]) -> None:
+    """Skip questions and conditions (to the next contrast word) and other companies' segments."""
+    stretches: list[list[_Segment]] = []
+    for segment in sentence:
+        if segment.contrast or not stretches:
+            stretches.append([])
+        stretches[-1].append(segment)
+    for stretch in stretches:
+        hedged = any(s.asks or s.has("question", "condition") for s in stretch)
+        for segment in stretch:
+            segment.skip = hedged or segment.has("foreign") or names_competitor(segment)
+
+
+def _assertions(segment: _Segment, folded: str, subject: list[Role]) -> list[tuple[Role, State]]:
+    """(role, state) pairs one segment asserts; ``subject`` speaks when it names no role."""
+    groups: list[list[Role | None]] = [list(subject)] if subject else []
+    states: list[list[State]] = [[] for _ in groups]
+    killed: set[int] = set()
+    negated = kill_next = False
+    waiting: list[State] = []  # object cues, for the role named next
+    last_role_end = -1
+    for token in segment.tokens:
+        if token.kind == "role":
+            if groups and last_role_end >= 0 and joined(folded[last_role_end : token.start]):
+                groups[-1].append(token.role)
+            else:
+                if negated or kill_next:
+                    killed.add(len(groups))
+                groups.append([token.role])
+                states.append(waiting)
+                negated = kill_next = False
+                waiting = []
+            last_role_end = token.end
+        elif token.kind in ("cue", "object") and token.state:
+            if negated and token.kind == "object":
+                kill_next = True
+            elif not negated and token.kind == "object":
+                waiting.append(token.state)
+            elif not negated and groups:
+                states[-1].append(token.state)
+            negated = False
+        elif token.kind == "after" and groups and states[-1]:
+            states[-1].pop()
+        elif token.kind in ("negation", "nobody", "refusal", "and"):
+            negated = token.kind == "negation"
+            kill_next = kill_next or token.kind == "nobody"
+    if groups:
+        states[-1] += waiting  # "the CFO was looped in"
+    return [
+        (role, state)
+        for index, (group, found) in enumerate(zip(groups, states, strict=True))
+        if index not in killed
+        for role in group
+        if role
+        for state in found
+    ]
 
 
 def _name_of(conv: Conversation, participant_id: str) -> str:

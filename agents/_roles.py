@@ -1,131 +1,232 @@
-"""The buying-role vocabulary: titles and words that name each role, zh and en."""
+"""The buying-role vocabulary, zh and en: words that name each role (titles, teams),
+and words that say how far a role is engaged (``words``: cues, negations, conditions …).
+
+A modifier changes what a title holds:
+
+* a helper (``总经理助理``, ``CFO秘书``, "Assistant to the CEO", "CEO's secretary")
+  holds no role: an assistant relays for the role holder but is not one;
+* a deputy (``副总裁``, ``副总经理``, ``助理总裁``, "Deputy General Manager", "Vice
+  President of Sales", "Associate …") of the chief executive is a senior executive who
+  owns a business area, so ``business_owner``, never ``ceo``; so are the bare ranks
+  VP/SVP/EVP. In a title, a named function wins over such a rank ("Vice President of
+  Finance" is ``cfo``). A deputy of any other role keeps it ("Deputy CFO" is finance).
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Literal, NamedTuple
 
 from copilot._models import Role
 from knowledge import normalize
 
-__all__ = ["find_roles", "role_of_title"]
+__all__ = ["Mention", "State", "find_roles", "fold", "joined", "mentions", "role_of_title", "words"]
 
-# Longest alias wins; Latin aliases match on word boundaries.
+State = Literal["involved", "reviewed", "approved"]
+
+# Longest alias wins; an alias that starts or ends with a Latin letter or digit must
+# stand as a word there ("it经理" is not inside "audit经理").
 _ALIASES: dict[Role, tuple[str, ...]] = {
     "ceo": (
-        "总经理",
-        "董事长",
-        "老板",
-        "老总",
-        "总裁",
-        "ceo",
-        "chief executive",
-        "managing director",
-        "founder",
-        "owner of the company",
-        "general manager",
+        "总经理", "董事长", "老板", "老总", "总裁", "首席执行官",
+        "ceo", "chief executive", "managing director", "founder", "owner of the company",
+        "general manager", "president", "chairman",
     ),
     "cfo": (
-        "财务总监",
-        "财务负责人",
-        "财务经理",
-        "财务部",
-        "财务",
-        "cfo",
-        "vp finance",
-        "finance director",
-        "head of finance",
-        "finance",
-        "controller",
+        "财务总监", "财务负责人", "财务经理", "财务部", "财务", "首席财务官",
+        "cfo", "vp finance", "finance director", "head of finance", "finance", "controller",
+        "chief financial officer",
     ),
     "cto": (
-        "技术总监",
-        "技术负责人",
-        "it负责人",
-        "it总监",
-        "信息中心",
-        "技术这边",
-        "技术团队",
-        "技术部",
-        "cto",
-        "cio",
-        "head of it",
-        "it director",
-        "vp engineering",
-        "chief technology officer",
-        "it team",
-        "engineering",
+        "技术总监", "技术负责人", "it负责人", "it总监", "it经理", "it部门", "信息中心", "信息部",
+        "信息科", "技术这边", "技术团队", "技术部", "首席技术官", "首席信息官",
+        "cto", "cio", "head of it", "it director", "it manager", "vp engineering",
+        "chief technology officer", "chief information officer", "it team", "engineering",
     ),
     "procurement": ("采购经理", "采购部", "采购", "procurement", "purchasing", "buyer", "sourcing"),
     "legal": ("法务", "律师", "legal", "counsel", "lawyer"),
     "it_security": (
-        "信息安全",
-        "安全负责人",
-        "安全团队",
-        "ciso",
-        "security team",
-        "it security",
-        "infosec",
-        "security officer",
+        "信息安全", "安全负责人", "安全团队", "首席信息安全官",
+        "ciso", "security team", "it security", "infosec", "security officer",
+        "chief information security officer",
     ),
     "business_owner": (
-        "业务负责人",
-        "厂长",
-        "运营总监",
-        "生产总监",
-        "业务部门",
-        "门店运营",
-        "head of operations",
-        "coo",
-        "operations director",
-        "vp operations",
-        "plant manager",
-        "business owner",
+        "业务负责人", "厂长", "运营总监", "生产总监", "业务部门", "门店运营", "首席运营官",
+        "head of operations", "coo", "operations director", "vp operations", "plant manager",
+        "business owner", "chief operating officer",
     ),
     "end_user": (
-        "一线使用者",
-        "一线员工",
-        "操作工",
-        "车间主任",
-        "班组长",
-        "店长",
-        "end user",
-        "end-user",
-        "frontline",
-        "operators",
-        "store manager",
+        "一线使用者", "一线员工", "操作工", "车间主任", "班组长", "店长",
+        "end user", "end-user", "frontline", "operators", "store manager",
     ),
-}
-_INDEX: list[tuple[str, Role]] = sorted(
-    ((normalize(alias), role) for role, aliases in _ALIASES.items() for alias in aliases),
-    key=lambda pair: -len(pair[0]),
+}  # fmt: skip
+# Executive ranks without a function: business_owner, but a named function wins in a title.
+_RANKS = ("vp", "svp", "evp")
+_HELPER_BEFORE = ("assistant to the ", "assistant to ", "secretary to the ", "secretary to ")
+_HELPER_AFTER = ("助理", "秘书", "'s assistant", "'s secretary", " assistant", " secretary")
+_DEPUTY_BEFORE = ("副", "助理", "deputy ", "vice ", "vice-", "associate ", "assistant ")
+
+
+class Mention(NamedTuple):
+    """A role named in folded text; ``role`` is None for a helper ("总经理助理")."""
+
+    role: Role | None
+    start: int
+    end: int
+    rank: bool = False  # a deputy or bare executive rank: a named function wins in a title
+
+
+def fold(text: str) -> str:
+    """What every table here is matched against: NFKC, casefolded, straight apostrophes."""
+    return normalize(text).replace("\u2019", "'")
+
+
+def _word_pattern(word: str) -> str:
+    """A regex for ``word`` that cannot start or end inside a Latin word."""
+    left = r"(?<![a-z0-9])" if word[0].isascii() and word[0].isalnum() else ""
+    right = r"(?![a-z0-9])" if word[-1].isascii() and word[-1].isalnum() else ""
+    return left + re.escape(word) + right
+
+
+_INDEX: list[tuple[str, Role, bool]] = sorted(
+    [(fold(alias), role, False) for role, aliases in _ALIASES.items() for alias in aliases]
+    + [(rank, "business_owner", True) for rank in _RANKS],
+    key=lambda entry: -len(entry[0]),
 )
+_PATTERNS = [(re.compile(_word_pattern(alias)), role, rank) for alias, role, rank in _INDEX]
 
 
-def _pattern(alias: str) -> re.Pattern[str]:
-    escaped = re.escape(alias)
-    if alias.isascii():
-        return re.compile(rf"(?<![a-z0-9]){escaped}(?![a-z0-9])")
-    return re.compile(escaped)
+def _modified(folded: str, hit: Mention) -> Mention:
+    """``hit`` with a helper or deputy modifier next to it applied (span included)."""
+    for word in _HELPER_BEFORE:
+        if folded.endswith(word, 0, hit.start):
+            return Mention(None, hit.start - len(word), hit.end)
+    for word in _HELPER_AFTER:
+        if folded.startswith(word, hit.end):
+            return Mention(None, hit.start, hit.end + len(word))
+    for word in _DEPUTY_BEFORE:
+        if folded.endswith(word, 0, hit.start):
+            deputy_ceo = hit.role == "ceo"
+            role: Role | None = "business_owner" if deputy_ceo else hit.role
+            return Mention(role, hit.start - len(word), hit.end, deputy_ceo or hit.rank)
+    return hit
 
 
-_PATTERNS: list[tuple[re.Pattern[str], Role]] = [(_pattern(a), role) for a, role in _INDEX]
+def mentions(folded: str) -> list[Mention]:
+    """Every role mention (helpers included) in already folded text, by position, no overlaps."""
+    found: list[Mention] = []
+    for pattern, role, rank in _PATTERNS:
+        for match in pattern.finditer(folded):
+            hit = _modified(folded, Mention(role, match.start(), match.end(), rank))
+            if not any(hit.start < other.end and other.start < hit.end for other in found):
+                found.append(hit)
+    return sorted(found, key=lambda hit: hit.start)
 
 
 def find_roles(text: str) -> Iterator[tuple[Role, int, int]]:
-    """Roles named in ``text`` as (role, start, end) in normalised text, no overlaps."""
-    norm = normalize(text)
-    taken: list[tuple[int, int]] = []
-    for pattern, role in _PATTERNS:
-        for match in pattern.finditer(norm):
-            start, end = match.span()
-            if any(start < t_end and t_start < end for t_start, t_end in taken):
-                continue
-            taken.append((start, end))
-            yield role, start, end
+    """Roles named in ``text`` as (role, start, end) in normalised text, by position, no overlaps."""
+    for hit in mentions(fold(text)):
+        if hit.role is not None:
+            yield hit.role, hit.start, hit.end
 
 
 def role_of_title(title: str) -> Role | None:
-    """The role a participant's job title holds, or None."""
-    found = sorted(find_roles(title), key=lambda hit: hit[1])
-    return found[0][0] if found else None
+    """The role a participant's job title holds, or None (helpers hold none)."""
+    hits = [hit for hit in mentions(fold(title)) if hit.role is not None]
+    named = [hit for hit in hits if not hit.rank]
+    first = (named or hits)[:1]
+    return first[0].role if first else None
+
+
+# How far a role is engaged, and the words around that which change what a sentence states.
+# ``words`` matches them in folded text (，→, ？→?), leftmost then longest first.
+_CUES: dict[State, tuple[str, ...]] = {
+    "approved": (
+        "认可", "同意", "批准", "审批通过", "评审通过", "审核通过", "已通过", "已经通过", "通过了",
+        "拍板", "签字", "没问题", "没有问题", "没什么问题", "没意见", "没有意见", "没有异议", "无异议",
+        "approved", "signed off", "signed", "agreed", "agrees", "accepted", "is on board",
+        "are on board", "happy with", "fine with", "gave the green light", "gave us the green light",
+        "green-lit", "okayed", "no problem", "no problems", "no issues", "no objection",
+        "no objections", "no concerns",
+    ),
+    "reviewed": (
+        "看过", "看了", "看完", "审阅", "审过", "审核过", "评估过", "过目", "研究过",
+        "reviewed", "looked at", "seen", "went through", "gone through", "checked", "read through",
+    ),
+    "involved": (
+        "加入", "进群", "在群里", "参与", "拉进", "参加", "会来", "一起来", "也在",
+        "joined", "will join", "is joining", "involved", "on the call", "in the loop", "attending",
+        "will attend",
+    ),
+}  # fmt: skip
+# Cues whose role is named after them ("拉了财务进群", "approved by the CFO").
+_OBJECT_CUES: dict[State, tuple[str, ...]] = {
+    "approved": ("approved by", "signed off by", "signed by", "accepted by"),
+    "reviewed": ("reviewed by", "seen by", "checked by"),
+    "involved": (
+        "拉了", "拉上", "邀请了", "抄送", "looped in", "brought in", "cc'd", "cc", "invited", "added",
+    ),
+}  # fmt: skip
+_WORDS: dict[str, tuple[str, ...]] = {
+    "negation": (
+        "还没", "还未", "尚未", "没有", "没", "未", "不", "别", "无法", "没法", "不了解",
+        "需要", "必须", "应该", "可能", "也许", "估计", "打算",
+        "not", "no", "never", "hasn't", "haven't", "hadn't", "isn't", "aren't", "wasn't", "weren't",
+        "didn't", "doesn't", "don't", "won't", "wouldn't", "can't", "cannot", "couldn't",
+        "shouldn't", "yet to", "would", "could", "might", "should", "may", "must", "need to",
+        "needs to", "has to", "have to", "going to", "plans to", "plan to",
+    ),
+    "nobody": ("no one", "nobody", "none of", "not even", "without"),
+    "refusal": (
+        "不同意", "不批准", "不认可", "不接受", "不满意", "不通过", "没通过", "未通过", "没同意",
+        "否决", "拒绝", "驳回", "反对", "有意见", "有异议",
+        "disagree", "disagrees", "disagreed", "rejected", "declined", "turned down", "vetoed",
+        "pushed back", "unhappy with", "objected", "against",
+    ),
+    "after": ("不了", "不到", "不下来"),  # negates the cue before it: 参与不了
+    "neutral": ("不少", "不错", "不仅", "不但", "不光", "不久", "不断", "不管", "不论", "未来",
+                "没想到", "但愿", "别的", "not only", "no matter"),
+    "contrast": ("但是", "但", "不过", "可是", "然而", "but", "however", "although", "though",
+                 "whereas", "while"),
+    "condition": ("如果", "假如", "假设", "要是", "只要", "除非", "一旦", "倘若", "万一", "否则",
+                  "不然", "的话", "if", "unless", "once", "provided", "as long as", "otherwise",
+                  "in case"),
+    "question": ("是否", "有没有", "是不是", "能不能", "会不会", "要不要", "可不可以", "whether"),
+    "foreign": ("竞品", "对手", "友商", "他们那边", "别家", "其他厂商", "competitor", "competitors",
+                "competitor's", "rival", "rivals", "their side", "other vendor", "other vendors"),
+    "and": ("而且", "并且", "同时", "然后", "and", "also", "then"),  # a pending negation ends here
+    "self": ("我", "咱", "i", "we", "me", "my", "our", "us", "i'm", "i've", "we're", "we've"),
+}  # fmt: skip
+# What may stand between two roles that share one cue ("技术和财务", "the CTO and the CFO").
+_JOINERS = ("as well as", "以及", "还有", "我们", "both", "and", "the", "our", "和", "与", "及", "跟",
+             "、", "的", "/", "&")  # fmt: skip
+
+_TABLE: dict[str, tuple[str, State | None]] = {
+    **{word: (kind, None) for kind, entries in _WORDS.items() for word in entries},
+    **{word: ("object", state) for state, entries in _OBJECT_CUES.items() for word in entries},
+    **{word: ("cue", state) for state, entries in _CUES.items() for word in entries},
+}
+_BY_LENGTH = sorted(_TABLE, key=len, reverse=True)
+# Chinese words match anywhere, Latin ones as whole words (one shared check: much faster).
+_LEXICON = re.compile(
+    "|".join(re.escape(word) for word in _BY_LENGTH if not word.isascii())
+    + "|(?<![a-z0-9])(?:"
+    + "|".join(re.escape(word) for word in _BY_LENGTH if word.isascii())
+    + ")(?![a-z0-9])"
+)
+
+
+def words(folded: str) -> Iterator[tuple[int, int, str, State | None]]:
+    """(start, end, kind, state) of each table word in ``folded``; kind is a ``_WORDS``
+    key, "cue" or "object" (state cues, which carry their state)."""
+    for match in _LEXICON.finditer(folded):
+        kind, state = _TABLE[match.group()]
+        yield match.start(), match.end(), kind, state
+
+
+def joined(gap: str) -> bool:
+    """Whether only joining words stand between two role mentions ("技术总监和财务总监")."""
+    for word in _JOINERS:
+        gap = gap.replace(word, " ")
+    return not gap.strip()
