@@ -31,7 +31,9 @@ class Settings(BaseSettings):
     # Audit + conversation state: SQLite under home unless a database URL is given.
     database_url: str | None = None
     # Retrieval and policy.
-    retrieve_k: int = Field(default=12, ge=3, le=100)
+    # 8 feeds the reply agent's 6 candidates; 12 made a 10k-atom store fall back to
+    # Chroma's slow filtered search far more often (p95 147 ms vs 51 ms, measured).
+    retrieve_k: int = Field(default=8, ge=3, le=100)
     max_discount_percent: float = Field(
         default=15.0, ge=0, le=100, description="Largest discount a rep may offer without approval."
     )
