@@ -22,7 +22,6 @@ from typing import Any, Protocol
 import pytest
 from pydantic import ValidationError
 
-import audit
 from audit import (
     GENESIS_HASH,
     AuditEvent,
@@ -592,22 +591,3 @@ def test_open_audit_store_chooses_the_backend(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="unsupported"):
         open_audit_store("mysql://db/copilot")
-
-
-def test_exported_members() -> None:
-    assert sorted(audit.__all__) == sorted(
-        [
-            "GENESIS_HASH",
-            "AuditEvent",
-            "AuditStore",
-            "EventType",
-            "RepAction",
-            "SQLiteAuditStore",
-            "VerifyReport",
-            "canonical_json",
-            "chain_hash",
-            "open_audit_store",
-        ]
-    )
-    public = {name for name in vars(audit) if not name.startswith("_")}
-    assert public == set(audit.__all__)
