@@ -9,7 +9,6 @@ from rich.rule import Rule
 
 from ._cli_common import err_console, load_conversation, out_console, print_json
 from ._engine import Copilot
-from ._factories import make_atom_store, make_audit_store
 from ._ingest import ingest_folder
 from ._models import Conversation, SuggestionSet
 from ._render import suggestion_panel
@@ -24,7 +23,7 @@ def run_demo(settings: Settings, kb: Path, conversations: Path, *, as_json: bool
     if not files:
         raise ConversationError(f"{conversations}: no *.json conversation files; pass --conversations")
     loaded = [(path, load_conversation(path)) for path in files]  # fail before any work
-    copilot = Copilot(settings, make_atom_store(settings), make_audit_store(settings))
+    copilot = Copilot.open(settings)
     try:
         report = ingest_folder(kb, copilot.store, copilot.audit, err_console, actor="demo")
         if not as_json:
