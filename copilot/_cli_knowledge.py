@@ -175,13 +175,15 @@ def search(query: str, industry: str, stage: str, k: int, as_json: bool) -> None
             ]
         )
         return
-    table = Table(caption=f"top {k} for {query!r}", box=box.SIMPLE_HEAD)
+    caption = f"top {k} for {query!r}, ranked by similarity plus the language and industry bonus"
+    table = Table(caption=caption, box=box.SIMPLE_HEAD)
+    table.add_column("#")
     table.add_column("id", no_wrap=True)
     for column in ("sim", "type", "lang"):
         table.add_column(column)
     table.add_column("title", overflow="fold")
-    for s in found.candidates:
-        table.add_row(s.atom.id, f"{s.similarity:.3f}", s.atom.type, s.atom.language, s.atom.title)
+    for rank, s in enumerate(found.candidates, 1):
+        table.add_row(str(rank), s.atom.id, f"{s.similarity:.3f}", s.atom.type, s.atom.language, s.atom.title)
     out_console.print(table)
 
 

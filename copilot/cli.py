@@ -61,6 +61,7 @@ def suggest(conversation_path: Path, actor: str | None, as_json: bool) -> None:
     try:
         if not copilot.store.count():
             raise BadInput("the knowledge base is empty; run: copilot knowledge ingest examples/kb")
+        copilot.warm_up()  # model load is process start, not part of the press's timings
         result = asyncio.run(copilot.suggest(conversation, actor=actor))
     finally:
         copilot.close()
