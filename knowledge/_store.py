@@ -196,7 +196,7 @@ class ChromaAtomStore:
 
     def query(self, text: str | Sequence[str], where: StoreFilter, k: int) -> list[ScoredAtom]:
         """Nearest-first. Chroma's metadata filters cost 40-150 ms at 10k atoms while an
-        unfiltered search costs ~2 ms, so the nearest ``prefetch`` records (then eight
+        unfiltered search costs ~2 ms, so the nearest ``prefetch`` records (then three
         times as many) are fetched unfiltered and filtered here with the same rules;
         only when too few pass does Chroma filter."""
         started = time.perf_counter()
@@ -206,12 +206,12 @@ class ChromaAtomStore:
         if fetch == 0:
             return []
         hits: list[tuple[Mapping[str, Any], float]] = []
-        while True:  # widen the unfiltered search (x8) before asking Chroma to filter
+        while True:  # widen the unfiltered search (x3) before asking Chroma to filter
             metas, dists = self._search(vector, fetch, None)
             hits = [(m, d) for m, d in zip(metas, dists, strict=True) if _matches(m, where)][:k]
-            if len(hits) == k or fetch == total or fetch >= self.prefetch * 8:
+            if len(hits) == k or fetch == total or fetch >= self.prefetch * 3:
                 break
-            fetch = min(fetch * 8, total)
+            fetch = min(fetch * 3, total)
         path = f"prefiltered from {fetch}"
         if len(hits) < k and fetch < total:
             metas, dists = self._search(vector, k, _where(where))
