@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ._cli_common import out_console, print_json, settings
+from .errors import StoreError
 
 __all__ = ["audit"]
 
@@ -32,8 +33,11 @@ def verify(as_json: bool) -> None:
         reason = f"no audit log at {config.audit_path}; is COPILOT_HOME right?"
         report = VerifyReport(ok=False, rows_checked=0, reason=reason)
     else:
-        with make_audit_store(config) as store:
-            report = store.verify()
+        try:
+            with make_audit_store(config) as store:
+                report = store.verify()
+        except StoreError as exc:  # a log that cannot be opened does not verify
+            report = VerifyReport(ok=False, rows_checked=0, reason=str(exc))
     if as_json:
         print_json(report.model_dump(mode="json"))
     elif report.ok:
