@@ -48,8 +48,8 @@ def ingest_atoms(
     audit log records them first, so a failed write never loses a change);
     ``progress`` is called with the number of atoms handled after each batch.
     """
-    known = store.manifest()
-    previous = {a.id: a for a in store.atoms()} if known else {}
+    previous = {a.id: a for a in store.atoms()}  # one read: hashes derive from the atoms
+    known = {atom_id: atom.content_hash for atom_id, atom in previous.items()}
     report = IngestReport()
     todo: list[Atom] = []
     for atom in atoms:
