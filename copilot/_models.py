@@ -23,6 +23,8 @@ __all__ = [
     "Deal",
     "DecisionChainReport",
     "Evidence",
+    "Fallback",
+    "Guidance",
     "Message",
     "NextAction",
     "Participant",
@@ -135,6 +137,20 @@ class Suggestion(_Model):
     legal_basis: list[str] = Field(default_factory=list)
 
 
+class Guidance(_Model):
+    """Text for the rep's eyes only (from internal-audience atoms): never a sendable reply."""
+
+    text: str
+    citations: list[str] = Field(default_factory=list)
+    legal_basis: list[str] = Field(default_factory=list)
+
+
+class Fallback(_Model):
+    """Why the model's output was not shown (``"timeout"``, ``"http 500"``, ``"ungrounded: …"``)."""
+
+    reason: str
+
+
 class CompetitorResponse(_Model):
     name: str
     claim: str = ""
@@ -179,11 +195,13 @@ class SuggestionSet(_Model):
     id: str
     conversation_id: str
     engine: str
+    fallback: Fallback | None = None
     model: str = ""
     language: Literal["zh", "en"] = "zh"
     suggestions: list[Suggestion]
     competitor: CompetitorResponse | None = None
     decision_chain: DecisionChainReport
+    guidance: list[Guidance] = Field(default_factory=list)
     compliance: list[ComplianceVerdict] = Field(default_factory=list)
     prompt_versions: dict[str, str] = Field(default_factory=dict)
     atom_versions: dict[str, int] = Field(default_factory=dict)
