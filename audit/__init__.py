@@ -9,6 +9,7 @@ PostgreSQL later); ``canonical_json`` and ``chain_hash`` define the hashes, so
 anyone can re-verify an export.
 """
 
+from ._actions import append_action, append_feedback, edit_distance, find_shown
 from ._chain import GENESIS_HASH, canonical_json, chain_hash
 from ._events import AuditEvent, EventType, RepAction
 from ._open import open_audit_store
@@ -23,7 +24,11 @@ __all__ = [
     "RepAction",
     "SQLiteAuditStore",
     "VerifyReport",
+    "append_action",
+    "append_feedback",
     "canonical_json",
     "chain_hash",
+    "edit_distance",
+    "find_shown",
     "open_audit_store",
 ]

@@ -59,6 +59,19 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        "m003_one_final_action_per_set",
+        (
+            # One rep_action per suggestion set, enforced by the database so that
+            # two presses racing in two processes cannot both record one.
+            """
+            CREATE UNIQUE INDEX audit_events_one_action ON audit_events (suggestion_set_id)
+            WHERE type = 'rep_action'
+            """,
+            "CREATE INDEX audit_events_actor ON audit_events (actor, seq)",
+            "CREATE INDEX audit_events_at ON audit_events (at)",
+        ),
+    ),
 )
 
 

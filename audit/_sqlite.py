@@ -14,15 +14,16 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from copilot.errors import AuditIntegrityError, StoreError
+from copilot.errors import ActionRefused, AuditIntegrityError, StoreError
 
 from ._chain import GENESIS_HASH, canonical_json, text_hash
 from ._checkpoint import Checkpoint, advance_checkpoint
-from ._events import AuditEvent
+from ._events import AuditEvent, iso_utc
 from ._migrations import apply_migrations
 from ._store import AuditStore, VerifyReport
 from ._verify import StoredRow, verify_chain
@@ -91,6 +92,8 @@ class SQLiteAuditStore(AuditStore):
                 conn.execute("COMMIT")
             except sqlite3.IntegrityError as exc:
                 self._rollback(conn)
+                if "suggestion_set_id" in str(exc):
+                    raise ActionRefused(_second_action_error(batch)) from exc
                 raise StoreError(self._duplicate_error(conn, batch, exc)) from exc
             except sqlite3.Error as exc:
                 self._rollback(conn)
@@ -140,16 +143,29 @@ class SQLiteAuditStore(AuditStore):
         limit: int | None = None,
         type: str | None = None,
         conversation_id: str | None = None,
+        suggestion_set_id: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> Iterator[AuditEvent]:
         if limit is not None and limit < 0:
             raise ValueError(f"limit must be >= 0, not {limit}")
         where, params = ["seq > ?"], []
-        if type is not None:
-            where.append("type = ?")
-            params.append(type)
-        if conversation_id is not None:
-            where.append("conversation_id = ?")
-            params.append(conversation_id)
+        for column, value in (
+            ("type", type),
+            ("conversation_id", conversation_id),
+            ("suggestion_set_id", suggestion_set_id),
+            ("actor", actor),
+        ):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if since is not None:
+            where.append("at >= ?")
+            params.append(iso_utc(since))
+        if until is not None:
+            where.append("at < ?")
+            params.append(iso_utc(until))
         query = f"SELECT seq, body, hash FROM audit_events WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?"
         after, remaining = since_seq, limit
         while remaining is None or remaining > 0:
@@ -215,6 +231,14 @@ class SQLiteAuditStore(AuditStore):
             f"audit event(s) {which} already in {self.path} ({exc}); append each event once."
             " Nothing was written."
         )
+
+
+def _second_action_error(batch: list[AuditEvent]) -> str:
+    sets = ", ".join(e.suggestion_set_id for e in batch if e.type == "rep_action")
+    return (
+        f"suggestion set {sets} already has its final action; each set takes one"
+        " (see it with: copilot audit show SET_ID). Nothing was written."
+    )
 
 
 def _refuse_repeated_ids(batch: list[AuditEvent]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -65,8 +66,13 @@ class AuditStore(Protocol):
         limit: int | None = None,
         type: str | None = None,
         conversation_id: str | None = None,
+        suggestion_set_id: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> Iterator[AuditEvent]:
-        """Stored events with ``seq > since_seq``, oldest first, optionally filtered."""
+        """Stored events with ``seq > since_seq``, oldest first, optionally filtered
+        (each filter uses an index; ``since`` inclusive, ``until`` exclusive)."""
         ...
 
     def count(self) -> int:
