@@ -72,6 +72,22 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX audit_events_at ON audit_events (at)",
         ),
     ),
+    Migration(
+        "m004_audit_facts",
+        (
+            # Derived from the hashed bodies at append time, for reports (see _facts.py).
+            """
+            CREATE TABLE audit_facts (
+                seq INTEGER PRIMARY KEY, type TEXT NOT NULL, at TEXT NOT NULL, actor TEXT NOT NULL,
+                set_id TEXT NOT NULL, action TEXT, idx INTEGER, edit_distance INTEGER, helpful INTEGER,
+                atom_id TEXT NOT NULL, latency_ms REAL, engine TEXT NOT NULL, fallback INTEGER NOT NULL,
+                prompts TEXT NOT NULL, competitor TEXT NOT NULL, missing_roles TEXT NOT NULL,
+                citations TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX audit_facts_at ON audit_facts (at)",
+        ),
+    ),
 )
 
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from copilot.errors import AuditIntegrityError
 
 from ._events import AuditEvent
+from ._facts import Fact
 
 __all__ = ["AuditStore", "VerifyReport"]
 
@@ -73,6 +74,10 @@ class AuditStore(Protocol):
     ) -> Iterator[AuditEvent]:
         """Stored events with ``seq > since_seq``, oldest first, optionally filtered
         (each filter uses an index; ``since`` inclusive, ``until`` exclusive)."""
+        ...
+
+    def facts(self, *, since: datetime | None = None) -> Iterator[Fact]:
+        """The compact review facts of events at or after ``since``, in seq order."""
         ...
 
     def count(self) -> int:

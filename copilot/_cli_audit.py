@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -166,3 +167,58 @@ def _open_store() -> AuditStore:
     from ._factories import make_audit_store
 
     return make_audit_store(settings())
+
+
+def _when(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadInput(f"{option} {value!r} is not a date; use YYYY-MM-DD or an ISO-8601 time") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@audit.command()
+@click.option("--since", default=None, help="First day (YYYY-MM-DD or ISO time, UTC), inclusive.")
+@click.option("--until", default=None, help="End (YYYY-MM-DD or ISO time, UTC), exclusive.")
+@click.option("--rep", "reps", multiple=True, help="Only these reps (repeatable).")
+@click.option("--team", default=None, help="Only the reps of this team (COPILOT_TEAMS).")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole report as one JSON document.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print one CSV row per group (dimension, key, counts).")
+def report(
+    since: str | None, until: str | None, reps: tuple[str, ...], team: str | None, as_json: bool, as_csv: bool
+) -> None:
+    """Adoption against manual correction (target 3 : 1), by rep, agent, engine, atom.
+
+    \b
+    Examples:
+      copilot audit report                                   # tables in the terminal
+      copilot audit report --since 2026-10-01 --until 2027-01-01 --json > q4.json
+      copilot audit report --team east --csv > east.csv
+
+    Adoption = sent as is + edited, over sets with a final action; correction =
+    edited + wrote own; the ratio is sent as is : correction. Teams come from
+    COPILOT_TEAMS, e.g. '{"east": ["U1", "U2"]}'.
+    """
+    from audit import build_report, report_csv, report_tables
+
+    if as_json and as_csv:
+        raise BadInput("choose one of --json and --csv")
+    config = settings()
+    chosen: set[str] | None = {redact_text(r) for r in reps} if reps else None
+    if team is not None:
+        if team not in config.teams:
+            known = ", ".join(sorted(config.teams)) or "none: set COPILOT_TEAMS"
+            raise BadInput(f"unknown team {team!r} (teams: {known})")
+        members = {redact_text(r) for r in config.teams[team]}
+        chosen = members if chosen is None else chosen & members
+    start, end = _when(since, "--since"), _when(until, "--until")
+    with _open_store() as store:
+        data = build_report(store.facts(since=start), since=start, until=end, reps=chosen)
+    if as_json:
+        print_json(data)
+    elif as_csv:
+        click.echo(report_csv(data), nl=False)
+    else:
+        out_console.print(*report_tables(data))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -41,6 +41,20 @@ class Settings(BaseSettings):
         default="《价格授权制度》", min_length=1, description="Cited when a discount is blocked."
     )
     log_level: str = "WARNING"
+    # Decision audit log.
+    audit_required: bool = Field(
+        default=True,
+        description="Refuse to show a suggestion that could not be logged; false only for trials (logged).",
+    )
+    action_window_hours: float = Field(
+        default=24.0, gt=0, le=24 * 90, description="After this, a set without a final action is `ignored`."
+    )
+    audit_signing_key: SecretStr | None = Field(
+        default=None, description="Ed25519 private key (PEM or 64 hex) signing exported checkpoints."
+    )
+    teams: dict[str, list[str]] = Field(
+        default_factory=dict, description='Team -> rep ids for reports, e.g. {"east": ["U1", "U2"]}.'
+    )
 
     @field_validator("home")
     @classmethod
