@@ -11,7 +11,9 @@ anyone can re-verify an export.
 
 from ._actions import append_action, append_feedback, edit_distance, find_shown
 from ._chain import GENESIS_HASH, canonical_json, chain_hash
+from ._checkpoint import Checkpoint, NamedCheckpoint
 from ._events import AuditEvent, EventType, RepAction
+from ._export import export_checkpoint, load_exported_checkpoint, signing_key
 from ._facts import Fact
 from ._open import open_audit_store
 from ._report import build_report
@@ -23,8 +25,10 @@ __all__ = [
     "GENESIS_HASH",
     "AuditEvent",
     "AuditStore",
+    "Checkpoint",
     "EventType",
     "Fact",
+    "NamedCheckpoint",
     "RepAction",
     "SQLiteAuditStore",
     "VerifyReport",
@@ -34,8 +38,11 @@ __all__ = [
     "canonical_json",
     "chain_hash",
     "edit_distance",
+    "export_checkpoint",
     "find_shown",
+    "load_exported_checkpoint",
     "open_audit_store",
     "report_csv",
     "report_tables",
+    "signing_key",
 ]

@@ -17,12 +17,13 @@ _NO_POSTGRES = (
 )
 
 
-def open_audit_store(path_or_url: str | os.PathLike[str]) -> AuditStore:
+def open_audit_store(path_or_url: str | os.PathLike[str], *, read_only: bool = False) -> AuditStore:
     """Open (creating and migrating if needed) the audit log at ``path_or_url``.
 
     A file path or a ``sqlite:///path`` URL opens the embedded SQLite store,
-    creating its folder. ``postgresql://`` URLs are reserved for the
-    PostgreSQL backend and raise ``ConfigError`` for now.
+    creating its folder (mode 0700). ``read_only`` opens an existing log without
+    writing anything, not even a migration (for verify, reports, exports).
+    ``postgresql://`` URLs open the PostgreSQL store.
     """
     text = os.fspath(path_or_url)
     scheme, sep, rest = text.partition("://")
@@ -37,5 +38,6 @@ def open_audit_store(path_or_url: str | os.PathLike[str]) -> AuditStore:
             f"unsupported audit database URL {scheme}://…; give a file path or unset COPILOT_DATABASE_URL"
         )
         raise ConfigError(message)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return SQLiteAuditStore(path)
+    if not read_only:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return SQLiteAuditStore(path, read_only=read_only)
