@@ -9,6 +9,8 @@ PostgreSQL later); ``canonical_json`` and ``chain_hash`` define the hashes, so
 anyone can re-verify an export.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._actions import append_action, append_feedback, edit_distance, find_shown
 from ._chain import GENESIS_HASH, canonical_json, chain_hash
 from ._checkpoint import Checkpoint, NamedCheckpoint
@@ -21,6 +23,9 @@ from ._sqlite import SQLiteAuditStore
 from ._store import AuditStore, VerifyReport
 from ._tables import report_csv, report_tables
 
+if TYPE_CHECKING:
+    from ._postgres import PostgresAuditStore
+
 __all__ = [
     "GENESIS_HASH",
     "AuditEvent",
@@ -29,6 +34,7 @@ __all__ = [
     "EventType",
     "Fact",
     "NamedCheckpoint",
+    "PostgresAuditStore",
     "RepAction",
     "SQLiteAuditStore",
     "VerifyReport",
@@ -46,3 +52,11 @@ __all__ = [
     "report_tables",
     "signing_key",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "PostgresAuditStore":  # imported on use: psycopg stays out of SQLite-only processes
+        from ._postgres import PostgresAuditStore
+
+        return PostgresAuditStore
+    raise AttributeError(f"module 'audit' has no attribute {name!r}")

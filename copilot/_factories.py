@@ -39,4 +39,6 @@ def make_audit_store(settings: Settings, *, read_only: bool = False) -> AuditSto
 
     if not read_only:
         settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return open_audit_store(settings.database_url or settings.audit_path, read_only=read_only)
+    return open_audit_store(
+        settings.database_url or settings.audit_path, read_only=read_only, home=settings.home
+    )
