@@ -60,3 +60,7 @@ def __getattr__(name: str) -> Any:
 
         return PostgresAuditStore
     raise AttributeError(f"module 'audit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
