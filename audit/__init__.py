@@ -11,7 +11,14 @@ anyone can re-verify an export.
 
 from typing import TYPE_CHECKING, Any
 
-from ._actions import append_action, append_feedback, edit_distance, find_shown
+from ._actions import (
+    append_action,
+    append_feedback,
+    edit_distance,
+    find_shown,
+    sweep_forever,
+    sweep_ignored,
+)
 from ._chain import GENESIS_HASH, canonical_json, chain_hash
 from ._checkpoint import Checkpoint, NamedCheckpoint
 from ._events import AuditEvent, EventType, RepAction
@@ -51,6 +58,8 @@ __all__ = [
     "report_csv",
     "report_tables",
     "signing_key",
+    "sweep_forever",
+    "sweep_ignored",
 ]
 
 

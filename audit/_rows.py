@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from datetime import datetime
 
 from pydantic import JsonValue, ValidationError
 
@@ -11,12 +13,14 @@ from copilot.errors import AuditIntegrityError, StoreError
 
 from ._chain import canonical_json, text_hash
 from ._checkpoint import Checkpoint, TailMismatch
-from ._events import AuditEvent
+from ._events import AuditEvent, iso_utc
 
 __all__ = [
+    "anchor_of",
     "chain_batch",
     "incident_event",
     "load_event",
+    "purge_event",
     "refuse_repeated_ids",
     "refused_error",
     "second_action_error",
@@ -99,3 +103,22 @@ def incident_event(
             "tail": {"seq": tail.seq, "hash": tail.hash},
         },
     )
+
+
+def purge_event(before: datetime, actor: str, first: int, through: int, hash_at: str) -> AuditEvent:
+    """The event a retention purge appends: which rows went, and the anchor the rest verifies from."""
+    return AuditEvent(
+        type="purge",
+        actor=redact_text(actor),
+        reason=f"retention: events before {iso_utc(before)}",
+        output={"first_seq": first, "through_seq": through, "hash_at": hash_at, "count": through - first + 1},
+    )
+
+
+def anchor_of(body: str) -> Checkpoint | None:
+    """The (seq, hash) a ``purge`` event's body names as the last purged row."""
+    try:
+        output = json.loads(body).get("output") or {}
+        return Checkpoint(seq=int(output["through_seq"]), hash=str(output["hash_at"]))
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None

@@ -33,9 +33,11 @@ from ._events import AuditEvent, iso_utc
 from ._facts import FACT_COLUMNS, Fact, fact_of
 from ._group import GroupCommit, Pending
 from ._rows import (
+    anchor_of,
     chain_batch,
     incident_event,
     load_event,
+    purge_event,
     refuse_repeated_ids,
     refused_error,
     second_action_error,
@@ -266,6 +268,72 @@ class SqlAuditStore(AuditStore):
         except self._db_error as exc:
             logger.warning("audit rollback on %s failed: %s", self.label, exc)
 
+    def purge(self, *, before: datetime, actor: str) -> AuditEvent:
+        """Delete the oldest rows, those before ``before``, and log it as a ``purge`` event.
+
+        Only a prefix of the chain goes (rows up to the first one at or after
+        ``before``). The ``purge`` event records the last purged seq and its hash,
+        which becomes the anchor the remaining chain is verified from.
+        """
+        if self.read_only:
+            raise StoreError(f"audit store {self.label} was opened read-only; open it again to purge")
+        with self._lock, self._file_lock():
+            conn = self._connection()
+            try:
+                self._begin_write(conn)
+                tail, _, mismatch = self._tail_check(conn)
+                if mismatch is not None:
+                    raise refused_error(self.label, mismatch)
+                query = self._q("SELECT min(seq) FROM audit_events WHERE at >= ?")
+                (keep_from,) = conn.execute(query, (iso_utc(before),)).fetchone()
+                through = (int(keep_from) if keep_from is not None else tail.seq + 1) - 1
+                (first,) = conn.execute("SELECT coalesce(min(seq), 1) FROM audit_events").fetchone()
+                found = conn.execute(
+                    self._q("SELECT hash FROM audit_events WHERE seq = ?"), (through,)
+                ).fetchone()
+                if through < first or found is None:
+                    raise ActionRefused(f"no audit events before {iso_utc(before)} to purge")
+                self._delete_prefix(conn, through)
+                event = purge_event(before, actor, first, through, str(found[0]))
+                [stored], rows = chain_batch([event], tail.seq, tail.hash)
+                self._executemany(conn, _INSERT_ROW, rows)
+                self._executemany(conn, self._insert_fact, [fact_of(stored).row()])
+                conn.execute("COMMIT")
+            except self._db_error as exc:
+                self._rollback(conn)
+                raise StoreError(self._append_error(1, exc)) from exc
+            except BaseException:
+                self._rollback(conn)
+                raise
+            assert stored.seq is not None
+            self._write_head(Checkpoint(stored.seq, stored.hash))
+        logger.warning(
+            "audit log %s purged seq %d-%d (before %s)", self.label, first, through, iso_utc(before)
+        )
+        return stored
+
+    def _delete_prefix(self, conn: Any, through: int) -> None:
+        """Delete rows ``seq <= through`` despite the append-only guard (inside the transaction)."""
+        raise NotImplementedError
+
+    def unanswered(self, *, shown_before: datetime) -> list[tuple[str, str]]:
+        """(set id, rep) of sets shown before ``shown_before`` that have no final action."""
+        query = self._q(
+            "SELECT f.set_id, f.actor FROM audit_facts f WHERE f.type = 'suggestion_shown' AND f.at < ?"
+            " AND NOT EXISTS (SELECT 1 FROM audit_events e"
+            " WHERE e.suggestion_set_id = f.set_id AND e.type = 'rep_action') ORDER BY f.seq"
+        )
+        with self._lock:
+            rows = self._connection().execute(query, (iso_utc(shown_before),)).fetchall()
+        return [(str(set_id), str(actor)) for set_id, actor in rows]
+
+    def _purge_anchor(self, conn: Any) -> Checkpoint | None:
+        """(seq, hash) of the last purged row, from the newest ``purge`` event, if any."""
+        found = conn.execute(
+            "SELECT body FROM audit_events WHERE type = 'purge' ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        return None if found is None else anchor_of(str(found[0]))
+
     # -- reading -------------------------------------------------------------
 
     def events(
@@ -353,9 +421,10 @@ class SqlAuditStore(AuditStore):
             return VerifyReport(ok=False, rows_checked=0, reason=str(exc), damage="unreadable")
         with self._lock:
             try:
+                anchor = self._purge_anchor(self._connection())
                 with self._stream_rows(self._connection()) as rows:
                     stored = (StoredRow(seq, body, digest) for seq, body, digest in rows)
-                    return verify_chain(stored, [head, *checkpoints])
+                    return verify_chain(stored, [head, *checkpoints], start=anchor)
             except self._db_error as exc:  # corrupted pages: a failed check, not a crash
                 reason = f"database unreadable: {exc}"
                 return VerifyReport(ok=False, rows_checked=0, reason=reason, damage="unreadable")

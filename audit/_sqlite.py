@@ -127,6 +127,18 @@ class SQLiteAuditStore(SqlAuditStore):
             return None
         return "suggestion_set_id" in str(exc)
 
+    def _delete_prefix(self, conn: Any, through: int) -> None:
+        triggers = conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_events'"
+            " AND name = 'audit_events_no_delete'"
+        ).fetchall()
+        for name, _ in triggers:
+            conn.execute(f"DROP TRIGGER {name}")
+        conn.execute("DELETE FROM audit_events WHERE seq <= ?", (through,))
+        conn.execute("DELETE FROM audit_facts WHERE seq <= ?", (through,))
+        for _, sql in triggers:
+            conn.execute(sql)
+
     def _in_transaction(self, conn: Any) -> bool:
         return bool(conn.in_transaction)
 

@@ -94,6 +94,15 @@ class AuditStore(Protocol):
         ``checkpoints`` (exported earlier: each must still be in the log)."""
         ...
 
+    def purge(self, *, before: datetime, actor: str) -> AuditEvent:
+        """Delete the rows before ``before`` (a prefix of the chain) and append a
+        ``purge`` event that anchors what remains; ``ActionRefused`` if none."""
+        ...
+
+    def unanswered(self, *, shown_before: datetime) -> list[tuple[str, str]]:
+        """(set id, rep) of sets shown before ``shown_before`` with no final action."""
+        ...
+
     def recover(self, *, actor: str, reason: str) -> AuditEvent:
         """Append an ``incident`` event to a log that no longer continues its head
         checkpoint, so appends may resume (``ActionRefused`` if nothing to recover)."""

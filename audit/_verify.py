@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ._chain import GENESIS_HASH, text_hash
-from ._checkpoint import NamedCheckpoint
+from ._checkpoint import Checkpoint, NamedCheckpoint
 from ._store import VerifyReport
 
 __all__ = ["StoredRow", "verify_chain", "verify_tail"]
@@ -73,19 +73,24 @@ def _check_against(named: NamedCheckpoint, head: StoredRow | None, hash_at: str 
     return "", ""
 
 
-def verify_chain(rows: Iterable[StoredRow], checkpoints: Sequence[NamedCheckpoint]) -> VerifyReport:
+def verify_chain(
+    rows: Iterable[StoredRow], checkpoints: Sequence[NamedCheckpoint], *, start: Checkpoint | None = None
+) -> VerifyReport:
     """Check ``rows`` (oldest first) against each other and every checkpoint.
 
-    Read the checkpoints before pulling the first row, so that a concurrent
-    append can only make the log longer than them, which is fine.
+    ``start`` is the last purged row (from the log's newest ``purge`` event):
+    the remaining chain starts right after it. Read the checkpoints before
+    pulling the first row, so that a concurrent append can only make the log
+    longer than them, which is fine.
     """
     wanted = {c.checkpoint.seq: c for c in checkpoints if c.checkpoint is not None}
     hashes_at: dict[int, str] = {}
-    prev_hash, checked = GENESIS_HASH, 0
+    prev_hash, checked = (start.hash, 0) if start is not None else (GENESIS_HASH, 0)
+    first_seq = start.seq + 1 if start is not None else 1
     head: StoredRow | None = None
     for row in rows:
         checked += 1
-        expected_seq = head.seq + 1 if head is not None else 1
+        expected_seq = head.seq + 1 if head is not None else first_seq
         if row.seq != expected_seq:
             reason = f"sequence gap at {expected_seq}: row deleted"
             return _report(False, checked, head, reason, expected_seq, "deleted")

@@ -317,3 +317,9 @@ def report(
         click.echo(report_csv(data), nl=False)
     else:
         out_console.print(*report_tables(data))
+
+
+from ._cli_review import export, purge, show, sweep  # noqa: E402  (uses the helpers above)
+
+for _command in (show, export, sweep, purge):
+    audit.add_command(_command)
