@@ -11,20 +11,28 @@ The database, its WAL/SHM files, the checkpoint and the lock are mode 0600.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from copilot.errors import StoreError
 
+from ._chain import GENESIS_HASH
+from ._checkpoint import NamedCheckpoint, read_checkpoint
 from ._facts import FACT_COLUMNS
 from ._migrations import apply_migrations
+from ._parallel import PARALLEL_MIN_ROWS, ranges_link
 from ._sql import PRIVATE, SqlAuditStore
+from ._store import VerifyReport
+from ._verify import StoredRow, verify_tail
 
 __all__ = ["SQLiteAuditStore"]
+
+logger = logging.getLogger("copilot.audit")
 
 _MIN_SQLITE = (3, 31, 0)  # generated columns
 _INSERT_FACT = (
@@ -116,6 +124,55 @@ class SQLiteAuditStore(SqlAuditStore):
 
     def __repr__(self) -> str:
         return f"SQLiteAuditStore({str(self.path)!r})"
+
+    def verify(
+        self,
+        checkpoints: Sequence[NamedCheckpoint] = (),
+        *,
+        workers: int | None = None,
+        min_rows: int = PARALLEL_MIN_ROWS,
+    ) -> VerifyReport:
+        """As the base, but a log of ``min_rows`` or more is checked in parallel processes
+        (``workers``, default one per core); any failure is re-walked in order to name it."""
+        workers = workers if workers is not None else (os.cpu_count() or 1)
+        if workers > 1:
+            try:
+                report = self._verify_parallel(checkpoints, workers, min_rows)
+            except (sqlite3.Error, OSError, ValueError) as exc:
+                logger.info("parallel verify of %s not possible (%s); walking in order", self.path, exc)
+                report = None
+            if report is not None:
+                return report
+        return super().verify(checkpoints)
+
+    def _verify_parallel(
+        self, checkpoints: Sequence[NamedCheckpoint], workers: int, min_rows: int
+    ) -> VerifyReport | None:
+        head = NamedCheckpoint("head checkpoint", read_checkpoint(self.checkpoint_path))
+        with self._lock:
+            conn = self._connection()
+            anchor = self._purge_anchor(conn)
+            low, high, count = conn.execute(
+                "SELECT min(seq), max(seq), count(*) FROM audit_events"
+            ).fetchone()
+        first = anchor.seq + 1 if anchor is not None else 1
+        if count < max(min_rows, workers) or low != first or high - low + 1 != count:
+            return None  # something is missing: let the ordered walk name it
+        start_hash = anchor.hash if anchor is not None else GENESIS_HASH
+        if not ranges_link(str(self.path.resolve()), low, high, start_hash, workers):
+            return None
+        wanted = [c.checkpoint.seq for c in (head, *checkpoints) if c.checkpoint is not None]
+        hashes_at: dict[int, str] = {}
+        with self._lock:
+            conn = self._connection()
+            for seq in wanted:
+                row = conn.execute("SELECT hash FROM audit_events WHERE seq = ?", (seq,)).fetchone()
+                if row is not None:
+                    hashes_at[seq] = str(row[0])
+            seq, body, digest = conn.execute(
+                "SELECT seq, body, hash FROM audit_events WHERE seq = ?", (high,)
+            ).fetchone()
+        return verify_tail(count, StoredRow(seq, body, digest), [head, *checkpoints], hashes_at)
 
     # -- dialect hooks -------------------------------------------------------
 
