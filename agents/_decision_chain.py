@@ -26,8 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from copilot._models import Conversation, CoveredRole, DecisionChainReport, Evidence, NextAction, Role
-from knowledge import Atom, fold_map, plain_text
+from copilot import Conversation, CoveredRole, DecisionChainReport, Evidence, NextAction, Role
+from knowledge import CLAUSE_END, Atom, fold_map, plain_text
 from prompts import PromptTemplate, load_prompt
 
 from ._base import AgentContext
@@ -37,7 +37,7 @@ from ._roles import State, Synonyms, joined, mentions, role_of_title, synonyms_o
 __all__ = ["DecisionChainAgent", "covered_roles", "role_synonyms", "stated_roles"]
 
 _QUESTION_ENDS = ("吗", "呢")
-_PUNCT = re.compile(r"[,。!?;\n]|\.(?=\s|$)")  # after folding: ，→, ？→? ！→! ；→;
+_PUNCT = CLAUSE_END  # after folding, ，→, ？→? ！→! ；→;
 _QUOTE_STRIP = " \t\r\n，。！？；,!?;."
 _STATE_RANK: dict[str, int] = {"involved": 0, "reviewed": 1, "approved": 2}
 

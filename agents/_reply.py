@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from copilot._models import Guidance, Suggestion
+from copilot import Guidance, Suggestion
 from knowledge import Atom, chat_length, clause_spans, fold, plain_text, sentences
 from prompts import PromptTemplate, load_prompt
 

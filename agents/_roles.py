@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Literal, NamedTuple
 
 from copilot import Role
-from knowledge import normalize
+from knowledge import fold
 
 from ._titles import frontline, function_role
 
@@ -29,7 +29,6 @@ __all__ = [
     "State",
     "Synonyms",
     "find_roles",
-    "fold",
     "joined",
     "mentions",
     "role_of_title",
@@ -102,11 +101,6 @@ class Mention(NamedTuple):
     start: int
     end: int
     rank: bool = False  # a deputy or bare executive rank: a named function wins in a title
-
-
-def fold(text: str) -> str:
-    """What every table here is matched against: NFKC, casefolded, straight apostrophes."""
-    return normalize(text).replace("\u2019", "'")
 
 
 def _word_pattern(word: str) -> str:

@@ -13,6 +13,7 @@ import unicodedata
 
 __all__ = [
     "CJK",
+    "CLAUSE_END",
     "chat_length",
     "clause_spans",
     "clauses",
@@ -28,7 +29,7 @@ __all__ = [
 # Han (with extensions and compatibility), kana and hangul: scripts written without spaces.
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 # Clause ends, in original or folded text (after NFKC, ，→, ！→! ？→? ；→; ：→:).
-_CLAUSE_END = re.compile(r"[，。！？；,!?;\n]|\.(?=\s|$)")
+CLAUSE_END = re.compile(r"[，。！？；,!?;\n]|\.(?=\s|$)")
 # A full stop ends an English sentence before a space and a non-lower-case letter, unless it
 # closes an initial ("U.S.") or a common abbreviation ("St.", "e.g.").
 _SENTENCE_END = re.compile(
@@ -82,7 +83,7 @@ def clause_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of each clause (between commas and sentence ends), stripped, non-empty."""
     spans: list[tuple[int, int]] = []
     start = 0
-    for end in [m.start() for m in _CLAUSE_END.finditer(text)] + [len(text)]:
+    for end in [m.start() for m in CLAUSE_END.finditer(text)] + [len(text)]:
         piece = text[start:end]
         left = len(piece) - len(piece.lstrip(_STRIP))
         right = len(piece.rstrip(_STRIP))
