@@ -172,3 +172,9 @@ def test_an_internal_script_is_not_for_the_customer() -> None:
         audience="internal",
     )
     assert not atom.for_customer
+
+
+def test_evidence_quotes_are_plain_text() -> None:
+    [legal] = chain("Our **legal team** has reviewed the contract\u202e https://x.example/a").covered
+    assert legal.evidence is not None
+    assert legal.evidence.quote == "Our legal team has reviewed the contract"
