@@ -161,7 +161,7 @@ class ReplyAgent:
             (None, "ask", ask),
             (None, "next", step),
         ]
-        if not atoms and asking:  # nothing fits the turn: a grounded clarifying question first
+        if not atoms and asking and not policy:  # nothing fits: a grounded clarifying question first
             plans[:2] = [plans[1], plans[0]]
         out: list[Suggestion] = []
         seen: set[str] = set()
@@ -195,7 +195,7 @@ class _Composer:
         facts = self.quote(atom, budget, asking=approach == "ask") if atom else []
         if atom and not facts:
             return ""
-        if approach == "ask" and facts and _asks(facts[-1]):
+        if approach == "ask" and any(_asks(fact) for fact in facts):
             closing = ""  # the atom already asks
         joiner = "" if self.lang == "zh" else " "
         while len(facts) > 1 and chat_length(joiner.join([*facts, closing]), self.lang) > self.limit:

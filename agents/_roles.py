@@ -43,9 +43,9 @@ State = Literal["involved", "reviewed", "approved"]
 # stand as a word there ("it经理" is not inside "audit经理").
 _ALIASES: dict[Role, tuple[str, ...]] = {
     "ceo": (
-        "总经理", "董事长", "老板", "老总", "总裁", "首席执行官", "创始人", "一把手",
+        "总经理", "董事长", "执行董事", "老板", "老总", "总裁", "首席执行官", "创始人", "一把手",
         "ceo", "chief executive", "managing director", "founder", "owner of the company", "owner", "boss",
-        "general manager", "president", "chairman",
+        "general manager", "country manager", "president", "chairman",
     ),
     "cfo": (
         "财务总监", "财务负责人", "财务经理", "财务部", "财务", "首席财务官", "会计", "计财",
