@@ -7,6 +7,7 @@ intents found, strongest first; words are matched on folded text, Latin ones as 
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Literal
 
@@ -131,10 +132,14 @@ _MATCHERS: dict[Intent, re.Pattern[str]] = {
 }
 
 
+@functools.lru_cache(maxsize=4096)
+def _counts(folded: str) -> tuple[tuple[Intent, int], ...]:
+    return tuple((intent, len(rx.findall(folded))) for intent, rx in _MATCHERS.items())
+
+
 def intent_counts(text: str, *, competitor_named: bool = False) -> dict[Intent, int]:
     """How many words of each intent ``text`` has (intents without any left out)."""
-    folded = fold(text)
-    counts = {intent: len(rx.findall(folded)) for intent, rx in _MATCHERS.items()}
+    counts = dict(_counts(fold(text)))
     if competitor_named:
         counts["competitor"] += 2
     return {intent: n for intent, n in counts.items() if n}

@@ -28,6 +28,7 @@ from ._competitor import CompetitorMatcher
 from ._decision_chain import covered_roles, role_synonyms, stated_roles
 from ._discounts import offers
 from ._intent import Intent, classify, intent_counts
+from ._roles import words
 
 __all__ = ["GuidanceAgent", "ReplyAgent", "TurnReading", "read_turn"]
 
@@ -231,6 +232,8 @@ class _Composer:
         asked = "discount" in self.turn.intents
         if not asked and (_PROMO.search(fold(sentence)) or any(offers(fold(sentence)))):
             return False
+        if not any(kind in ("cue", "object") for _, _, kind, _ in words(fold(sentence))):
+            return True  # no state word: nothing claimed about a buying role
         claims = stated_roles(sentence, role_synonyms(self.ctx))
         if claims:
             if self._covered is None:
