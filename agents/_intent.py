@@ -121,9 +121,12 @@ INTENTS: tuple[Intent, ...] = tuple(_WORDS)
 
 
 def _pattern(word: str) -> str:
+    """Latin words stand as words, with their inflections ("budget" matches "budgeted")."""
     left = r"(?<![a-z0-9])" if word[0].isascii() and word[0].isalnum() else ""
-    right = r"(?![a-z0-9])" if word[-1].isascii() and word[-1].isalnum() and word != "licen" else ""
-    return left + re.escape(word) + right
+    if word == "licen" or not (word[-1].isascii() and word[-1].isalnum()):
+        return left + re.escape(word)
+    inflected = "(?:s|es|ed|d|ing)?" if word[-1].isalpha() else ""
+    return left + re.escape(word) + inflected + r"(?![a-z0-9])"
 
 
 _MATCHERS: dict[Intent, re.Pattern[str]] = {
