@@ -7,7 +7,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ._engine import redact_conversation
+from ._engine import conversation_redactor, redact_conversation
 from ._models import Conversation, SuggestionSet
 
 __all__ = ["suggestion_panel"]
@@ -15,12 +15,14 @@ __all__ = ["suggestion_panel"]
 
 def suggestion_panel(conversation: Conversation, result: SuggestionSet, title: str = "") -> Panel:
     """One readable panel: what the customer said and what the copilot offers."""
-    seen = redact_conversation(conversation)  # the terminal shows what the engine saw
+    redactor = conversation_redactor(conversation)
+    seen = redact_conversation(conversation, redactor)  # what the engine saw, with real names
     last = seen.messages[-1]
     speaker = seen.participant(last.sender)
     who = f"{speaker.name} ({speaker.title})" if speaker and speaker.title else last.sender
     side = seen.side_of(last).capitalize()
-    parts: list[RenderableType] = [Text.assemble((f"{side} ", "bold"), (f"{who}: ", "cyan"), last.text)]
+    said = (f"{side} ", "bold"), (f"{redactor.restore(who)}: ", "cyan"), redactor.restore(last.text)
+    parts: list[RenderableType] = [Text.assemble(*said)]
     parts.append(_suggestions(result))
     if result.competitor:
         comp = result.competitor

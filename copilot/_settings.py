@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -41,6 +41,8 @@ class Settings(BaseSettings):
         default="《价格授权制度》", min_length=1, description="Cited when a discount is blocked."
     )
     log_level: str = "WARNING"
+    # Key for the people's pseudonyms in stored text; default: COPILOT_HOME/pseudonym.key.
+    pseudonym_key: SecretStr | None = Field(default=None, min_length=16)
 
     @field_validator("home")
     @classmethod
