@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING
 import click
 from rich import box
 from rich.table import Table
+from rich.text import Text
 
 from ._cli_common import BadInput, err_console, out_console, print_json, settings
 from ._models import ATOM_TYPES, STAGES
+from ._untrusted import markup_safe, plain_text
 from .errors import AtomValidationError
 
 if TYPE_CHECKING:
@@ -60,7 +62,9 @@ def validate(folder: Path, as_json: bool) -> None:
         table.add_row(
             atom_type, str(count), str(sum(a.is_served(today) for a in atoms if a.type == atom_type))
         )
-    out_console.print(f"[green]OK[/] {folder}: {len(atoms)} valid atoms, {served} served today")
+    out_console.print(
+        f"[green]OK[/] {markup_safe(str(folder))}: {len(atoms)} valid atoms, {served} served today"
+    )
     out_console.print(table)
 
 
@@ -136,7 +140,7 @@ def list_atoms(atom_type: str | None, status: str | None, as_json: bool) -> None
         table.add_column(column)
     table.add_column("title", overflow="fold", min_width=16)
     for a in atoms:
-        table.add_row(a.id, a.type, a.language, _state(a, today), str(a.version), a.title)
+        table.add_row(a.id, a.type, a.language, _state(a, today), str(a.version), Text(plain_text(a.title)))
     out_console.print(table)
 
 
@@ -175,7 +179,9 @@ def search(query: str, industry: str, stage: str, k: int, as_json: bool) -> None
             ]
         )
         return
-    caption = f"top {k} for {query!r}, ranked by similarity plus the language and industry bonus"
+    caption = (
+        f"top {k} for {markup_safe(repr(query))}, ranked by similarity plus the language and industry bonus"
+    )
     table = Table(caption=caption, box=box.SIMPLE_HEAD)
     table.add_column("#")
     table.add_column("id", no_wrap=True)
@@ -183,7 +189,8 @@ def search(query: str, industry: str, stage: str, k: int, as_json: bool) -> None
         table.add_column(column)
     table.add_column("title", overflow="fold")
     for rank, s in enumerate(found.candidates, 1):
-        table.add_row(str(rank), s.atom.id, f"{s.similarity:.3f}", s.atom.type, s.atom.language, s.atom.title)
+        title = Text(plain_text(s.atom.title))
+        table.add_row(str(rank), s.atom.id, f"{s.similarity:.3f}", s.atom.type, s.atom.language, title)
     out_console.print(table)
 
 

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from audit import AuditStore
     from knowledge import AtomStore
 
-__all__ = ["Copilot", "conversation_redactor", "redact_conversation"]
+__all__ = ["Copilot", "conversation_redactor", "map_strings", "redact_conversation"]
 
 log = logging.getLogger("copilot.engine")
 SHOWN = 3
@@ -49,7 +49,7 @@ def redact_conversation(conversation: Conversation, redactor: Redactor | None = 
     carries placeholders instead of PII, and people's names keyed pseudonyms; one
     redactor keeps tokens consistent (default: :func:`conversation_redactor`)."""
     redactor = redactor or conversation_redactor(conversation)
-    data = _map_strings(conversation.model_dump(mode="json", by_alias=True), redactor.redact)
+    data = map_strings(conversation.model_dump(mode="json", by_alias=True), redactor.redact)
     return Conversation.model_validate(data)
 
 
@@ -60,14 +60,14 @@ def conversation_redactor(conversation: Conversation, key: bytes | None = None) 
     return Redactor(names=names, key=key, scope=conversation.id)
 
 
-def _map_strings(value: Any, change: Callable[[str], str]) -> Any:
+def map_strings(value: Any, change: Callable[[str], str]) -> Any:
     """``value`` (JSON data) with ``change`` applied to every string in it."""
     if isinstance(value, str):
         return change(value)
     if isinstance(value, dict):
-        return {key: _map_strings(item, change) for key, item in value.items()}
+        return {key: map_strings(item, change) for key, item in value.items()}
     if isinstance(value, list):
-        return [_map_strings(item, change) for item in value]
+        return [map_strings(item, change) for item in value]
     return value
 
 
@@ -163,7 +163,7 @@ class Copilot:
         timings["total"] = (time.perf_counter() - started) * 1000
         timings.update({f"retrieve.{k}": v for k, v in retrieval.timings_ms.items()})
         # Stored with pseudonyms, shown to the rep with the names.
-        shown = SuggestionSet.model_validate(_map_strings(result.model_dump(mode="json"), redactor.restore))
+        shown = SuggestionSet.model_validate(map_strings(result.model_dump(mode="json"), redactor.restore))
         return shown.model_copy(update={"timings_ms": {k: round(v, 2) for k, v in timings.items()}})
 
     def _guard(

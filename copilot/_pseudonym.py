@@ -19,9 +19,12 @@ import os
 import re
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ._settings import Settings
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from ._settings import Settings
 
 __all__ = ["actor_pseudonym", "pseudonym_key", "pseudonym_token"]
 

@@ -7,16 +7,24 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ._engine import conversation_redactor, redact_conversation
+from ._engine import conversation_redactor, map_strings, redact_conversation
 from ._models import Conversation, SuggestionSet
+from ._untrusted import plain_text
 
 __all__ = ["suggestion_panel"]
 
 
 def suggestion_panel(conversation: Conversation, result: SuggestionSet, title: str = "") -> Panel:
-    """One readable panel: what the customer said and what the copilot offers."""
+    """One readable panel: what the customer said and what the copilot offers.
+
+    Customer, deal and atom text is shown literally: ANSI escapes and control
+    characters are dropped, and nothing in it is read as Rich markup (every
+    piece is a ``Text``, never a markup string).
+    """
     redactor = conversation_redactor(conversation)
     seen = redact_conversation(conversation, redactor)  # what the engine saw, with real names
+    seen = Conversation.model_validate(map_strings(seen.model_dump(by_alias=True), plain_text))
+    result = SuggestionSet.model_validate(map_strings(result.model_dump(), plain_text))
     last = seen.messages[-1]
     speaker = seen.participant(last.sender)
     who = f"{speaker.name} ({speaker.title})" if speaker and speaker.title else last.sender
@@ -55,8 +63,8 @@ def suggestion_panel(conversation: Conversation, result: SuggestionSet, title: s
         )
     )
     deal = conversation.deal
-    heading = title or conversation.id
-    subtitle = f"{deal.customer} · {deal.industry or 'any industry'} · {deal.stage}"
+    heading = Text(plain_text(title or conversation.id))
+    subtitle = Text(plain_text(f"{deal.customer} · {deal.industry or 'any industry'} · {deal.stage}"))
     return Panel(Group(*parts), title=heading, subtitle=subtitle, expand=True)
 
 
