@@ -26,7 +26,9 @@ def run_demo(settings: Settings, kb: Path, conversations: Path, *, as_json: bool
     loaded = [(path, load_conversation(path)) for path in files]  # fail before any work
     copilot = Copilot.open(settings)
     try:
-        report = ingest_folder(kb, copilot.store, copilot.audit, err_console, actor="demo")
+        report = ingest_folder(
+            kb, copilot.store, copilot.audit, err_console, home=settings.home, actor="demo"
+        )
         if not as_json:
             err_console.print(
                 f"[bold]Knowledge base[/] {markup_safe(str(kb))}: {report.count('added')} added, "
