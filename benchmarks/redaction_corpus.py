@@ -4,13 +4,14 @@
     python benchmarks/redaction_corpus.py --json     # one JSON document
     python benchmarks/redaction_corpus.py --misses   # also list what was missed
 
-The corpus (tests/data/pii_corpus.jsonl) holds positive strings (``kind``, ``text``,
-the raw ``values`` that must not survive, and the participants' ``names`` when
-the value is a participant's name) and negative strings (``kind: none``, ``near``:
-the kind they resemble) in Chinese and English. A positive counts as caught when
-no raw value survives redaction and a detector of its kind fired. A negative is a
-false positive for every kind that fired on it; a kind's false-positive rate is
-over all negatives.
+The detectors were tuned on most of the corpus; entries marked ``held_out`` were
+written afterwards and are reported apart. The corpus (tests/data/pii_corpus.jsonl)
+holds positive strings (``kind``, ``text``, the raw ``values`` that must not
+survive, and the participants' ``names`` when the value is a participant's name)
+and negative strings (``kind: none``, ``near``: the kind they resemble) in Chinese
+and English. A positive counts as caught when no raw value survives redaction and
+a detector of its kind fired. A negative is a false positive for every kind that
+fired on it; a kind's false-positive rate is over all negatives.
 """
 
 from __future__ import annotations
@@ -36,16 +37,24 @@ def score(corpus: Path = CORPUS) -> dict[str, Any]:
     fired: Counter[str] = Counter()
     misses: list[dict[str, Any]] = []
     false_positives: list[dict[str, Any]] = []
+    held_out = {"positives": 0, "caught": 0, "negatives": 0, "false_positives": 0}
     for e in positives:
         redactor = Redactor(names=e.get("names", ()))
         out = redactor.redact(e["text"])
-        if all(v not in out for v in e["values"]) and redactor.counts[e["kind"]]:
+        ok = all(v not in out for v in e["values"]) and redactor.counts[e["kind"]] > 0
+        if ok:
             caught[e["kind"]] += 1
         else:
             misses.append({"kind": e["kind"], "text": e["text"], "redacted": out})
+        if e.get("held_out"):
+            held_out["positives"] += 1
+            held_out["caught"] += ok
     for e in negatives:
         kinds = {m.kind for m in find_pii(e["text"])}
         fired.update(kinds)
+        if e.get("held_out"):
+            held_out["negatives"] += 1
+            held_out["false_positives"] += bool(kinds)
         if kinds:
             false_positives.append({"near": e["near"], "text": e["text"], "kinds": sorted(kinds)})
     per_kind = {
@@ -66,6 +75,7 @@ def score(corpus: Path = CORPUS) -> dict[str, Any]:
         "recall": round(sum(caught.values()) / len(positives), 3),
         "false_positive_rate": round(len(false_positives) / len(negatives), 3),
         "per_kind": per_kind,
+        "held_out": held_out,
         "misses": misses,
         "false_positives": false_positives,
     }
@@ -93,6 +103,11 @@ def main() -> None:
         recall = "—" if row["recall"] is None else f"{row['recall']:.3f}"
         print(f"{kind:<12}{row['positives']:>5}{recall:>9}{row['false_positive_rate']:>9.3f}")
     print(f"{'all':<12}{result['positives']:>5}{result['recall']:>9.3f}{result['false_positive_rate']:>9.3f}")
+    held = result["held_out"]
+    print(
+        f"held out (written after the detectors, never tuned on): {held['caught']}/{held['positives']} "
+        f"positives caught, {held['false_positives']}/{held['negatives']} negatives hit"
+    )
     if args.misses:
         for miss in result["misses"]:
             print(f"missed {miss['kind']}: {miss['text']!r} -> {miss['redacted']!r}")

@@ -90,16 +90,20 @@ def _compact_key(value: str) -> str | None:
     return re.sub(r"[\s,]+", " ", value).strip().lower()
 
 
+# Not one group of a longer grouped number ("6222 0212 3456 7890 128" is a card).
+_NOT_A_GROUP_START = r"(?<![0-9][ .\-](?s:.))"
+_NOT_A_GROUP_END = r"(?![0-9]|[ .\-][0-9])"
 _LANDLINE = re.compile(
-    rf"(?P<v>(?:\({_AFTER_DIGIT}0[1-9][0-9]{{1,2}}\)|0{_AFTER_DIGIT}[1-9][0-9]{{1,2}})"
-    r"[ \-]?[2-9][0-9]{2,3}[ \-]?[0-9]{4})(?![0-9])"
+    rf"(?P<v>(?:\({_AFTER_DIGIT}0[1-9][0-9]{{1,2}}\)|0{_AFTER_DIGIT}{_NOT_A_GROUP_START}[1-9][0-9]{{1,2}})"
+    rf"[ \-]?[2-9][0-9]{{2,3}}[ \-]?[0-9]{{4}}){_NOT_A_GROUP_END}"
 )
 _INTL = re.compile(
     rf"(?P<v>\+{_AFTER_DIGIT}[1-9][0-9]{{0,3}}(?:[ .\-]?(?:\([0-9]{{1,4}}\)|[0-9]{{1,5}})){{1,5}})(?![0-9])"
 )
 _NANP = re.compile(
-    rf"(?P<v>(?:\({_AFTER_DIGIT}[2-9][0-9]{{2}}\) ?|[2-9]{_AFTER_DIGIT}[0-9]{{2}}(?P<s>[.\-]))"
-    r"[2-9][0-9]{2}(?(s)(?P=s)|[\-.])[0-9]{4})(?![0-9])"
+    rf"(?P<v>(?:\({_AFTER_DIGIT}[2-9][0-9]{{2}}\) ?"
+    rf"|[2-9]{_AFTER_DIGIT}{_NOT_A_GROUP_START}[0-9]{{2}}(?P<s>[.\-]))"
+    rf"[2-9][0-9]{{2}}(?(s)(?P=s)|[\-.])[0-9]{{4}}){_NOT_A_GROUP_END}"
 )
 _SSN = re.compile(rf"(?P<v>[0-8]{_AFTER_DIGIT}[0-9]{{2}}(?P<s>[ \-])[0-9]{{2}}(?P=s)[0-9]{{4}})(?![0-9])")
 _SSN_BARE = re.compile(

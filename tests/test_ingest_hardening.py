@@ -105,8 +105,9 @@ def store(tmp_path: Path, embedding: BilingualEmbedding) -> ChromaAtomStore:
 
 
 def test_killed_mid_ingest_the_log_counts_only_what_the_store_holds(
-    tmp_path: Path, store: ChromaAtomStore
+    tmp_path: Path, store: ChromaAtomStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr("knowledge._ingest.BATCH", 64)  # small batches, so there is a middle to die in
     kb, home = make_kb(tmp_path / "kb", 150), tmp_path / "home"  # three batches of 64
     audit = SQLiteAuditStore(tmp_path / "audit.sqlite3")
     with pytest.raises(Crash):
@@ -149,11 +150,9 @@ def test_kill_9_during_a_real_ingest_then_rerun_converges(tmp_path: Path) -> Non
     audit_path = tmp_path / "home" / "audit.sqlite3"
     deadline = time.monotonic() + 300
     try:
-        while child.poll() is None and time.monotonic() < deadline:  # wait for the first logged batch
-            if audit_path.exists():
-                with SQLiteAuditStore(audit_path) as audit:
-                    if audit.count():
-                        break
+        while child.poll() is None and time.monotonic() < deadline:  # wait until it is at work
+            if audit_path.exists() and (tmp_path / "home" / "chroma").exists():
+                break
             with contextlib.suppress(subprocess.TimeoutExpired):
                 child.wait(timeout=0.05)
     finally:
