@@ -44,6 +44,16 @@ class Detector:
     canonical: Callable[[str], str | None]
     needs: str = ""  # skip the pattern unless the folded text contains this
     claims_shape: bool = False  # a candidate failing validation still blocks later kinds
+    # Skip the pattern unless the lower-cased text holds one of these words, or this
+    # quick search finds something: ordinary chat text then costs almost nothing.
+    gate: tuple[str, ...] | re.Pattern[str] = ()
+
+    def may_match(self, folded: str, lower: str) -> bool:
+        if self.needs not in folded:
+            return False
+        if isinstance(self.gate, re.Pattern):
+            return self.gate.search(folded) is not None
+        return not self.gate or any(word in lower for word in self.gate)
 
 
 def _digits(value: str) -> str:
@@ -169,18 +179,24 @@ EXTRA_DETECTORS = (
     Detector("landline", _LANDLINE, _landline_key),
     Detector("intl_phone", _NANP, _nanp_key),
     Detector("ssn", _SSN, _ssn_key),
-    Detector("ssn", _SSN_BARE, _ssn_key),
+    Detector("ssn", _SSN_BARE, _ssn_key, gate=("ssn", "social security")),
 )
+_PERSON_ZH_WORDS = ("联系人", "对接人", "负责人", "经办人", "收件人", "姓名", "名叫", "我叫", "叫做")
 # After bank cards: codes and words that never overlap a valid number.
 LATE_DETECTORS = (
     Detector("email", _EMAIL_INTL, _lower_key, needs="@"),
     Detector("passport", _PASSPORT, _upper_key),
-    Detector("passport", _PASSPORT_CONTEXT, _passport_key),
-    Detector("wechat", _WXID, _lower_key),
-    Detector("wechat", _WECHAT_ZH, _lower_key),
-    Detector("wechat", _WECHAT_EN, _lower_key),
-    Detector("address", _ADDRESS_ZH, _compact_key),
-    Detector("address", _ADDRESS_EN, _compact_key),
-    Detector("person", _PERSON_ZH, _person_key),
-    Detector("person", _PERSON_EN, _person_key),
+    Detector("passport", _PASSPORT_CONTEXT, _passport_key, gate=("passport", "护照")),
+    Detector("wechat", _WXID, _lower_key, gate=("wxid_",)),
+    Detector("wechat", _WECHAT_ZH, _lower_key, gate=("微信", "vx", "wx", "v信", "威信")),
+    Detector("wechat", _WECHAT_EN, _lower_key, gate=("wechat", "we chat", "weixin")),
+    Detector("address", _ADDRESS_ZH, _compact_key, gate=re.compile(r"[路街道巷弄同段区园厦寓村]\s?[0-9]")),
+    Detector("address", _ADDRESS_EN, _compact_key, gate=re.compile(r"[0-9][A-Za-z]?,?\s+[A-Z]")),
+    Detector("person", _PERSON_ZH, _person_key, gate=(*_PERSON_ZH_WORDS, "先生", "女士", "小姐", "老师")),
+    Detector(
+        "person",
+        _PERSON_EN,
+        _person_key,
+        gate=("contact", "name", "ask for", "speak", "cc", "mr", "ms", "miss", "dr"),
+    ),
 )

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from ._pii_formats import EXTRA_DETECTORS, LATE_DETECTORS, Detector
 from ._pseudonym import pseudonym_token
 
-__all__ = ["PII_KINDS", "PLACEHOLDER_TOKEN", "PiiMatch", "Redactor", "find_pii", "redact_text"]
+__all__ = ["PII_KINDS", "PiiMatch", "Redactor", "find_pii", "redact_text"]
 
 PII_KINDS: tuple[str, ...] = (
     "phone",
@@ -75,8 +75,6 @@ _NUMBERED = sorted(set(_TOKEN_NAMES.values()) - {"PERSON"})
 # Numbers capped at 9 digits: int() of a huge digit string would raise.
 _PLACEHOLDER = re.compile(rf"\[({'|'.join(_NUMBERED)})_([0-9]{{1,9}})\]")
 _PERSON_TOKEN = re.compile(r"\[PERSON_[0-9]{6}\]")
-# A placeholder of any kind (numbered, person or actor): never a value to show a customer.
-PLACEHOLDER_TOKEN = re.compile(rf"\[(?:{'|'.join(_NUMBERED)}|PERSON|ACTOR)_[0-9]{{1,9}}\]")
 
 
 @dataclass(frozen=True)
@@ -222,11 +220,12 @@ def _value_span(m: re.Match[str]) -> tuple[int, int]:
 def _scan(text: str, names: tuple[Detector, ...] = ()) -> list[tuple[PiiMatch, str]]:
     """Validated, non-overlapping matches sorted by start, each with its canonical key."""
     folded = _fold(text)
+    lower = folded.lower()
     starts: list[int] = []  # accepted spans, kept sorted; they never overlap
     ends: list[int] = []
     found: list[tuple[PiiMatch, str]] = []
     for detector in (*_EARLY, *names, *_WORDS):
-        if detector.needs not in folded:
+        if not detector.may_match(folded, lower):
             continue
         for m in detector.pattern.finditer(folded):
             start, end = _value_span(m)
