@@ -31,9 +31,12 @@ def load_atoms(folder: Path | str) -> list[Atom]:
     atoms: list[Atom] = []
     problems: list[AtomProblem] = []
     first_seen: dict[str, str] = {}
-    files, links = _atom_files(root)
-    for link in links:
-        problems.append(_link_problem(link, root))
+    files, links, unreadable = _atom_files(root)
+    problems += [_link_problem(link, root) for link in links]
+    problems += [
+        AtomProblem(_display(Path(e.filename), root), 0, "folder", f"cannot read: {e.strerror}")
+        for e in unreadable
+    ]
     for path in files:
         shown = _display(path, root)
         try:
@@ -57,15 +60,17 @@ def load_atoms(folder: Path | str) -> list[Atom]:
     return atoms
 
 
-def _atom_files(root: Path) -> tuple[list[Path], list[Path]]:
-    """The atom files under ``root`` (sorted) and every symbolic link met on the way.
+def _atom_files(root: Path) -> tuple[list[Path], list[Path], list[OSError]]:
+    """The atom files under ``root`` (sorted), every symbolic link met on the way,
+    and the folders that could not be read.
 
     Links are never followed, neither to files nor to folders: one could lead out
     of the knowledge base (``/etc``, another team's drafts) or loop forever.
     """
     files: list[Path] = []
     links: list[Path] = []
-    for folder, dirs, names in os.walk(root, followlinks=False, onerror=None):
+    unreadable: list[OSError] = []
+    for folder, dirs, names in os.walk(root, followlinks=False, onerror=unreadable.append):
         here = Path(folder)
         for name in sorted(dirs):
             if (here / name).is_symlink():
@@ -77,7 +82,7 @@ def _atom_files(root: Path) -> tuple[list[Path], list[Path]]:
                     links.append(path)
             elif name.endswith(".md") and name.lower() != "readme.md" and path.is_file():
                 files.append(path)
-    return sorted(files), sorted(links)
+    return sorted(files), sorted(links), unreadable
 
 
 def _link_problem(link: Path, root: Path) -> AtomProblem:
