@@ -238,6 +238,11 @@ class Copilot:
         )
         self.audit.append([event])
 
+    def redact(self, conversation: Conversation) -> Conversation:
+        """``conversation`` as it may be stored (connectors' state, exports): PII
+        replaced, people's names as this deployment's stable keyed pseudonyms."""
+        return redact_conversation(conversation, conversation_redactor(conversation, self._pseudonym_key))
+
     def _actor(self, actor: str) -> str:
         """A plain id as given; anything else (an email, a name) as its ``[ACTOR_…]`` token."""
         return actor_pseudonym(actor, self._pseudonym_key, has_pii=bool(find_pii(actor)))

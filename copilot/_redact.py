@@ -209,6 +209,7 @@ _EARLY = (
     *(d for d in LATE_DETECTORS if d.kind in _PERSON_CODES),
 )
 _WORDS = tuple(d for d in LATE_DETECTORS if d.kind not in _PERSON_CODES)
+_PLACES = tuple(d for d in _WORDS if d.kind != "person")
 
 
 def _value_span(m: re.Match[str]) -> tuple[int, int]:
@@ -217,14 +218,15 @@ def _value_span(m: re.Match[str]) -> tuple[int, int]:
     return m.span("v")
 
 
-def _scan(text: str, names: tuple[Detector, ...] = ()) -> list[tuple[PiiMatch, str]]:
-    """Validated, non-overlapping matches sorted by start, each with its canonical key."""
+def _scan(text: str, names: tuple[Detector, ...] = (), people: bool = True) -> list[tuple[PiiMatch, str]]:
+    """Validated, non-overlapping matches sorted by start, each with its canonical key
+    (without ``people``: contact data only, no names)."""
     folded = _fold(text)
     lower = folded.lower()
     starts: list[int] = []  # accepted spans, kept sorted; they never overlap
     ends: list[int] = []
     found: list[tuple[PiiMatch, str]] = []
-    for detector in (*_EARLY, *names, *_WORDS):
+    for detector in (*_EARLY, *names, *(_WORDS if people else _PLACES)):
         if not detector.may_match(folded, lower):
             continue
         for m in detector.pattern.finditer(folded):
@@ -243,9 +245,10 @@ def _scan(text: str, names: tuple[Detector, ...] = ()) -> list[tuple[PiiMatch, s
     return found
 
 
-def find_pii(text: str) -> list[PiiMatch]:
-    """Every validated piece of PII in ``text``, sorted by start and non-overlapping."""
-    return [match for match, _ in _scan(text)]
+def find_pii(text: str, *, people: bool = True) -> list[PiiMatch]:
+    """Every validated piece of PII in ``text``, sorted by start and non-overlapping;
+    ``people=False`` leaves people's names alone (contact data only)."""
+    return [match for match, _ in _scan(text, people=people)]
 
 
 def _without_codes(name: str) -> str:
@@ -290,14 +293,16 @@ class Redactor:
     redacted text cannot merge two different values.
 
     People are not numbered: ``names`` (the participants) and contacts introduced
-    in the text become keyed pseudonyms ``[PERSON_nnnnnn]`` (see ``_pseudonym``),
+    in the text (unless ``people=False``) become keyed pseudonyms ``[PERSON_nnnnnn]`` (see ``_pseudonym``),
     stable for one ``key`` and ``scope``; without a key, stable for this instance.
     :meth:`restore` puts the names back for the rep's own screen.
     Redacting redacted text returns it unchanged. Not thread-safe: use one
     instance per conversation.
     """
 
-    def __init__(self, *, names: Iterable[str] = (), key: bytes | None = None, scope: str = "") -> None:
+    def __init__(
+        self, *, names: Iterable[str] = (), key: bytes | None = None, scope: str = "", people: bool = True
+    ) -> None:
         self._tokens: dict[tuple[str, str], str] = {}
         self._counts: dict[str, int] = dict.fromkeys(PII_KINDS, 0)
         self._next: dict[str, int] = dict.fromkeys(_TOKEN_NAMES.values(), 1)
@@ -305,6 +310,7 @@ class Redactor:
         self._key = key if key is not None else secrets.token_bytes(32)
         self._scope = scope
         self._people: dict[str, str] = {}  # token -> the name as first written
+        self._with_people = people
 
     def redact(self, text: str) -> str:
         """``text`` with every piece of PII replaced by its placeholder token."""
@@ -312,7 +318,7 @@ class Redactor:
             self._next[m.group(1)] = max(self._next[m.group(1)], int(m.group(2)) + 1)
         pieces: list[str] = []
         pos = 0
-        for match, key in _scan(text, self._names):
+        for match, key in _scan(text, self._names, self._with_people):
             pieces += (text[pos : match.start], self._token(match, key))
             pos = match.end
         pieces.append(text[pos:])

@@ -149,6 +149,10 @@ def test_names_are_pseudonyms_at_rest_and_real_for_the_rep(copilot: Copilot) -> 
     assert not re.search(r"\[PERSON_\d{6}\]", shown)
     second = asyncio.run(copilot.suggest(chat))  # the same person, the same token, press after press
     assert tokens == set(re.findall(r"\[PERSON_\d{6}\]", _stored(copilot, second.id)))
+    state = json.dumps(
+        copilot.redact(chat).model_dump(mode="json"), ensure_ascii=False
+    )  # what connectors keep
+    assert "李建国" not in state and set(re.findall(r"\[PERSON_\d{6}\]", state)) <= tokens
 
 
 @pytest.mark.parametrize(
