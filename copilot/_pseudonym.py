@@ -29,13 +29,19 @@ if TYPE_CHECKING:
 __all__ = ["actor_pseudonym", "pseudonym_key", "pseudonym_token"]
 
 KEY_FILE = "pseudonym.key"
+MIN_KEY_CHARS = 16
 _PLAIN_ID = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
 
 
 def pseudonym_key(settings: Settings) -> bytes:
     """The pseudonym key: the setting, else the key file under home (created once, 0600)."""
     if settings.pseudonym_key is not None:
-        return settings.pseudonym_key.get_secret_value().encode("utf-8")
+        key = settings.pseudonym_key.get_secret_value()
+        if len(key) < MIN_KEY_CHARS:
+            raise ConfigError(
+                f"COPILOT_PSEUDONYM_KEY is shorter than {MIN_KEY_CHARS} characters; use a long random value"
+            )
+        return key.encode("utf-8")
     path = settings.home / KEY_FILE
     try:
         return _read_or_create(path)

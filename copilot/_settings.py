@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     )
     log_level: str = "WARNING"
     # Key for the people's pseudonyms in stored text; default: COPILOT_HOME/pseudonym.key.
-    pseudonym_key: SecretStr | None = Field(default=None, min_length=16)
+    pseudonym_key: SecretStr | None = None  # at least 16 characters (checked where used, never echoed)
 
     @field_validator("home", "cache_dir")
     @classmethod

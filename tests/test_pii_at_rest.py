@@ -174,3 +174,13 @@ def test_actor_gets_its_own_token_kind(copilot: Copilot, actor: str, plain: bool
 def test_pseudonym_key_file_is_private(copilot: Copilot) -> None:
     key_file = copilot.settings.home / "pseudonym.key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+
+
+def test_a_short_pseudonym_key_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    from copilot._pseudonym import pseudonym_key
+    from copilot.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="COPILOT_PSEUDONYM_KEY") as caught:
+        pseudonym_key(Settings(home=tmp_path, pseudonym_key="hunter2"))
+    assert "hunter2" not in str(caught.value)
+    assert pseudonym_key(Settings(home=tmp_path, pseudonym_key="k" * 16)) == b"k" * 16
