@@ -12,7 +12,7 @@ import click
 from pydantic import ValidationError
 from rich.console import Console
 
-from ._cli_lazy import BadInput
+from ._cli_lazy import BadInput, FailedCheck
 from ._models import Conversation
 from ._settings import Settings
 from ._untrusted import plain_text
@@ -20,6 +20,7 @@ from .errors import ConversationError
 
 __all__ = [
     "BadInput",
+    "FailedCheck",
     "err_console",
     "load_conversation",
     "out_console",
