@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["Settings"]
 
@@ -41,11 +42,46 @@ class Settings(BaseSettings):
         default="《价格授权制度》", min_length=1, description="Cited when a discount is blocked."
     )
     log_level: str = "WARNING"
+    # Slack (connectors/slack): mounted at /slack/events when the signing secret and
+    # bot token are set; the app token is for Socket Mode (copilot serve --slack-socket-mode).
+    slack_signing_secret: SecretStr | None = None
+    slack_bot_token: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_socket_mode: bool = Field(
+        default=False,
+        description="Receive Slack events over Socket Mode (copilot serve --slack-socket-mode).",
+    )
+    slack_api_url: str = Field(
+        default="https://slack.com/api/", description="Base URL of every Slack Web API call."
+    )
+    slack_customer_users: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Slack user ids always treated as customers (comma-separated)."
+    )
+    slack_reply_window_s: int = Field(
+        default=900,
+        ge=0,
+        le=86_400,
+        description="A rep's own message in the thread this long after a suggestion is its rep_action.",
+    )
 
     @field_validator("home")
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @field_validator("slack_customer_users", mode="before")
+    @classmethod
+    def _split_users(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL (COPILOT_SLACK_API_URL)")
+        return value if value.endswith("/") else value + "/"
 
     @property
     def chroma_path(self) -> Path:
@@ -54,3 +90,7 @@ class Settings(BaseSettings):
     @property
     def audit_path(self) -> Path:
         return self.home / "audit.sqlite3"
+
+    @property
+    def state_path(self) -> Path:
+        return self.home / "state.sqlite3"

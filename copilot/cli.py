@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from . import _cli_audit, _cli_knowledge
+from . import _cli_audit, _cli_knowledge, _cli_serve
 from ._cli_common import BadInput, CopilotGroup, load_conversation, out_console, print_json, settings
 
 __all__ = ["main"]
@@ -27,6 +27,7 @@ def main() -> None:
       copilot knowledge ingest examples/kb         # load your own atoms
       copilot suggest --conversation chat.json     # one Suggest press
       copilot audit verify                         # prove the decision log is intact
+      copilot serve --port 8000                    # Slack and WeCom apps, /healthz
 
     All state lives in COPILOT_HOME (default ~/.copilot).
     """
@@ -34,6 +35,7 @@ def main() -> None:
 
 main.add_command(_cli_knowledge.knowledge)
 main.add_command(_cli_audit.audit)
+main.add_command(_cli_serve.serve)
 
 
 @main.command()
