@@ -14,15 +14,17 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from copilot.errors import AuditIntegrityError, StoreError
+from copilot.errors import ActionRefused, AuditIntegrityError, StoreError
 
 from ._chain import GENESIS_HASH, canonical_json, text_hash
 from ._checkpoint import Checkpoint, advance_checkpoint
-from ._events import AuditEvent
+from ._events import AuditEvent, iso_utc
+from ._facts import FACT_COLUMNS, Fact, fact_of
 from ._migrations import apply_migrations
 from ._store import AuditStore, VerifyReport
 from ._verify import StoredRow, verify_chain
@@ -32,6 +34,9 @@ __all__ = ["SQLiteAuditStore"]
 logger = logging.getLogger("copilot.audit")
 
 _PAGE = 1000
+_INSERT_FACT = (
+    f"INSERT INTO audit_facts ({', '.join(FACT_COLUMNS)}) VALUES ({', '.join('?' * len(FACT_COLUMNS))})"
+)
 _MIN_SQLITE = (3, 31, 0)  # generated columns
 
 
@@ -63,6 +68,7 @@ class SQLiteAuditStore(AuditStore):
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             apply_migrations(conn)
+            self._backfill_facts(conn)
         except sqlite3.Error as exc:
             conn.close()
             raise StoreError(self._open_error(exc)) from exc
@@ -88,9 +94,12 @@ class SQLiteAuditStore(AuditStore):
                 conn.execute("BEGIN IMMEDIATE")
                 stored, rows = _chain_batch(conn, batch)
                 conn.executemany("INSERT INTO audit_events (seq, body, hash) VALUES (?, ?, ?)", rows)
+                conn.executemany(_INSERT_FACT, [fact_of(event).row() for event in stored])
                 conn.execute("COMMIT")
             except sqlite3.IntegrityError as exc:
                 self._rollback(conn)
+                if "suggestion_set_id" in str(exc):
+                    raise ActionRefused(_second_action_error(batch)) from exc
                 raise StoreError(self._duplicate_error(conn, batch, exc)) from exc
             except sqlite3.Error as exc:
                 self._rollback(conn)
@@ -140,16 +149,29 @@ class SQLiteAuditStore(AuditStore):
         limit: int | None = None,
         type: str | None = None,
         conversation_id: str | None = None,
+        suggestion_set_id: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> Iterator[AuditEvent]:
         if limit is not None and limit < 0:
             raise ValueError(f"limit must be >= 0, not {limit}")
         where, params = ["seq > ?"], []
-        if type is not None:
-            where.append("type = ?")
-            params.append(type)
-        if conversation_id is not None:
-            where.append("conversation_id = ?")
-            params.append(conversation_id)
+        for column, value in (
+            ("type", type),
+            ("conversation_id", conversation_id),
+            ("suggestion_set_id", suggestion_set_id),
+            ("actor", actor),
+        ):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if since is not None:
+            where.append("at >= ?")
+            params.append(iso_utc(since))
+        if until is not None:
+            where.append("at < ?")
+            params.append(iso_utc(until))
         query = f"SELECT seq, body, hash FROM audit_events WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?"
         after, remaining = since_seq, limit
         while remaining is None or remaining > 0:
@@ -162,6 +184,34 @@ class SQLiteAuditStore(AuditStore):
                 return
             after = rows[-1][0]
             remaining = None if remaining is None else remaining - len(rows)
+
+    def facts(self, *, since: datetime | None = None) -> Iterator[Fact]:
+        query = f"SELECT {', '.join(FACT_COLUMNS)} FROM audit_facts WHERE at >= ? ORDER BY seq"
+        with self._lock:
+            rows = self._connection().execute(query, (iso_utc(since) if since else "",)).fetchall()
+        return (Fact(*row) for row in rows)
+
+    def _backfill_facts(self, conn: sqlite3.Connection) -> None:
+        """Facts for rows written before the facts table existed (or by an older version)."""
+        (done,) = conn.execute("SELECT coalesce(max(seq), 0) FROM audit_facts").fetchone()
+        (head,) = conn.execute("SELECT coalesce(max(seq), 0) FROM audit_events").fetchone()
+        if done >= head:
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            query = "SELECT seq, body, hash FROM audit_events WHERE seq > ? ORDER BY seq"
+            facts = []
+            for row in conn.execute(query, (done,)).fetchall():
+                try:
+                    facts.append(fact_of(_load_event(*row)).row())
+                except AuditIntegrityError as exc:  # verify() names it; reports stop before it
+                    logger.warning("audit facts not rebuilt past seq %d: %s", row[0] - 1, exc)
+                    break
+            conn.executemany(_INSERT_FACT, facts)
+            conn.execute("COMMIT")
+        except BaseException:
+            self._rollback(conn)
+            raise
 
     def count(self) -> int:
         with self._lock:
@@ -215,6 +265,14 @@ class SQLiteAuditStore(AuditStore):
             f"audit event(s) {which} already in {self.path} ({exc}); append each event once."
             " Nothing was written."
         )
+
+
+def _second_action_error(batch: list[AuditEvent]) -> str:
+    sets = ", ".join(e.suggestion_set_id for e in batch if e.type == "rep_action")
+    return (
+        f"suggestion set {sets} already has its final action; each set takes one"
+        " (see it with: copilot audit show SET_ID). Nothing was written."
+    )
 
 
 def _refuse_repeated_ids(batch: list[AuditEvent]) -> None:

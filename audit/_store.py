@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from copilot.errors import AuditIntegrityError
 
 from ._events import AuditEvent
+from ._facts import Fact
 
 __all__ = ["AuditStore", "VerifyReport"]
 
@@ -65,8 +67,17 @@ class AuditStore(Protocol):
         limit: int | None = None,
         type: str | None = None,
         conversation_id: str | None = None,
+        suggestion_set_id: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> Iterator[AuditEvent]:
-        """Stored events with ``seq > since_seq``, oldest first, optionally filtered."""
+        """Stored events with ``seq > since_seq``, oldest first, optionally filtered
+        (each filter uses an index; ``since`` inclusive, ``until`` exclusive)."""
+        ...
+
+    def facts(self, *, since: datetime | None = None) -> Iterator[Fact]:
+        """The compact review facts of events at or after ``since``, in seq order."""
         ...
 
     def count(self) -> int:

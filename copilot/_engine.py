@@ -18,7 +18,7 @@ from agents import (
     DecisionChainAgent,
     ReplyAgent,
 )
-from audit import AuditEvent, canonical_json
+from audit import AuditEvent, RepAction, append_action, append_feedback, canonical_json
 from knowledge import Retriever, detect_language
 
 from ._models import (
@@ -151,6 +151,51 @@ class Copilot:
         timings["total"] = (time.perf_counter() - started) * 1000
         timings.update({f"retrieve.{k}": v for k, v in retrieval.timings_ms.items()})
         return result.model_copy(update={"timings_ms": {k: round(v, 2) for k, v in timings.items()}})
+
+    async def record_action(
+        self,
+        suggestion_set_id: str,
+        action: RepAction,
+        *,
+        rep: str,
+        index: int | None = None,
+        final_text: str | None = None,
+    ) -> AuditEvent:
+        """Log the rep's one final action on a set (sent_as_is | edited | dismissed |
+        wrote_own | ignored); ``final_text`` is redacted and its edit distance to
+        suggestion ``index`` stored. A second action, another rep, an unknown set or
+        a bad index raise :class:`~copilot.errors.ActionRefused`."""
+        return await asyncio.to_thread(
+            append_action,
+            self.audit,
+            suggestion_set_id,
+            action,
+            rep=redact_text(rep),
+            index=index,
+            final_text=final_text,
+        )
+
+    async def record_feedback(
+        self,
+        suggestion_set_id: str,
+        helpful: bool,
+        *,
+        rep: str,
+        index: int | None = None,
+        atom_id: str | None = None,
+        reason: str = "",
+    ) -> AuditEvent:
+        """Log "did this help?" on a set, one suggestion (``index``) or one cited atom."""
+        return await asyncio.to_thread(
+            append_feedback,
+            self.audit,
+            suggestion_set_id,
+            helpful,
+            rep=redact_text(rep),
+            index=index,
+            atom_id=atom_id,
+            reason=reason,
+        )
 
     def _guard(
         self,

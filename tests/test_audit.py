@@ -14,6 +14,7 @@ import json
 import logging
 import sqlite3
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -65,11 +66,12 @@ def shown(n: int = 0, **fields: Any) -> AuditEvent:
 
 
 def rep_action(n: int = 0, **fields: Any) -> AuditEvent:
+    """A final action on a set of its own (a set takes one final action)."""
     base: dict[str, Any] = {
         "type": "rep_action",
         "actor": f"rep-{n % 3}",
         "conversation_id": f"slack:C{n % 4}",
-        "suggestion_set_id": f"ss-{n}",
+        "suggestion_set_id": f"ss-{n}-{uuid.uuid4().hex[:8]}",
         "action": "edited",
         "final_text": f"王经理您好，方案 {n} 已更新",
         "edit_distance": 4,
