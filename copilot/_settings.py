@@ -82,6 +82,18 @@ class Settings(BaseSettings):
         le=86_400,
         description="A rep's own message in the thread this long after a suggestion is its rep_action.",
     )
+    # WeCom (企业微信) self-built app: mounted by `copilot serve` when corp id, token,
+    # AES key and secret are set; the agent id is needed to send messages.
+    wecom_corp_id: str | None = None
+    wecom_agent_id: int | None = None
+    wecom_secret: SecretStr | None = None
+    wecom_token: SecretStr | None = None
+    wecom_aes_key: SecretStr | None = Field(
+        default=None, description="The app's 43-character EncodingAESKey (callback settings)."
+    )
+    wecom_api_url: str = Field(
+        default="https://qyapi.weixin.qq.com/cgi-bin/", description="Base URL of the WeCom server API."
+    )
 
     @field_validator("home", "cache_dir")
     @classmethod
