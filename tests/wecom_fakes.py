@@ -181,7 +181,10 @@ def _handler(fake: FakeWeCom) -> type[BaseHTTPRequestHandler]:
                     answer = {"errcode": 0, "ticket": "ticket-1", "expires_in": 7200}
                 else:
                     answer = {"errcode": 0, "errmsg": "ok"}
-                fake.calls.append({"path": path, "query": query, "body": body, "ok": answer["errcode"] == 0})
+                ok = answer["errcode"] == 0
+                fake.calls.append(
+                    {"path": path, "query": query, "body": body, "ok": ok, "at": time.monotonic()}
+                )
                 fake.cond.notify_all()
             self._answer(answer)
 
