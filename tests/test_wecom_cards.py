@@ -6,6 +6,7 @@ import pytest
 
 from connectors.wecom import card_for, describe_deal, digest_text, parse_deal_command
 from connectors.wecom._cards import MAX_BODY_CHARS, ask_card, parse_button_key
+from connectors.wecom._deal import apply_deal_fields
 from copilot import CompetitorResponse, Deal, DecisionChainReport, Suggestion, SuggestionSet
 from copilot.errors import InputError
 
@@ -61,6 +62,7 @@ def test_ask_card_offers_the_suggest_button() -> None:
     card = ask_card("ask-123", 3)
     assert card["button_list"] == [{"text": "建议话术", "style": 1, "key": "suggest"}]
     assert card["task_id"] == "ask-123" and "3 条" in card["main_title"]["desc"]
+    assert "尚未设置商机" in ask_card("ask-124", 1, deal_set=False)["sub_title_text"]
 
 
 def test_button_keys_are_only_the_apps_own() -> None:
@@ -78,6 +80,9 @@ def test_deal_command_sets_and_describes() -> None:
     assert parse_deal_command("deal", deal) == deal
     assert parse_deal_command("deal", None) is None
     assert "尚未设置商机" in describe_deal(None)
+    assert apply_deal_fields({"customer": "A=B 公司", "stage": "谈判"}, None) == Deal(
+        customer="A=B 公司", stage="negotiation"
+    )
     english = parse_deal_command("deal customer=Acme stage=poc industry=retail", None)
     assert english == Deal(customer="Acme", industry="retail", stage="poc")
 

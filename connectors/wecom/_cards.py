@@ -177,13 +177,14 @@ def card_for(result: SuggestionSet, deal: Deal | None) -> dict[str, Any]:
     return card
 
 
-def ask_card(task_id: str, waiting: int) -> dict[str, Any]:
+def ask_card(task_id: str, waiting: int, *, deal_set: bool = True) -> dict[str, Any]:
     """The answer to a pasted customer message: recorded, and a Suggest button."""
     return {
         "card_type": "button_interaction",
         "source": {"desc": "Sales Copilot", "desc_color": 1},
         "main_title": {"title": "已记录客户消息", "desc": f"本次对话已记录 {waiting} 条，可继续粘贴"},
-        "sub_title_text": "点“建议话术”生成三条合规回复。",
+        "sub_title_text": "点“建议话术”生成三条合规回复。"
+        + ("" if deal_set else "\n尚未设置商机，建议会更准：deal 客户=… 行业=… 阶段=… 产品=…"),
         "task_id": task_id,
         "button_list": [{"text": "建议话术", "style": 1, "key": SUGGEST_KEY}],
     }

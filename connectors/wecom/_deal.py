@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from copilot import STAGES, Deal
 from copilot.errors import InputError
 
-__all__ = ["describe_deal", "is_deal_command", "parse_deal_command"]
+__all__ = ["apply_deal_fields", "describe_deal", "is_deal_command", "parse_deal_command"]
 
 _KEYS = {
     "客户": "customer",
@@ -70,14 +70,21 @@ def parse_deal_command(text: str, current: Deal | None) -> Deal | None:
     Raises :class:`InputError` naming the unknown key or the bad value.
     """
     body = _COMMAND.sub("", text, count=1).strip()
-    fields = current.model_dump() if current else {}
     matches = list(_PAIR.finditer(body))
     if body and (not matches or body[: matches[0].start()].strip()):
         raise InputError(f"deal: could not read {body[:40]!r}; write key=value pairs, e.g. {_EXAMPLE}")
+    given = {}
     for index, match in enumerate(matches):
-        key = match.group(1).lower()
         end = matches[index + 1].start() if index + 1 < len(matches) else len(body)
-        value = body[match.end() : end].strip()
+        given[match.group(1)] = body[match.end() : end].strip()
+    return apply_deal_fields(given, current)
+
+
+def apply_deal_fields(given: dict[str, str], current: Deal | None) -> Deal | None:
+    """``current`` with the ``given`` fields (Chinese or English names) set; None if still empty."""
+    fields = current.model_dump() if current else {}
+    for name, value in given.items():
+        key = name.lower()
         if key not in _KEYS:
             raise InputError(f"deal: unknown field {key[:20]!r}; use 客户, 行业, 阶段, 产品 ({_EXAMPLE})")
         fields[_KEYS[key]] = _normalise(_KEYS[key], value)

@@ -16,7 +16,7 @@ from copilot.errors import ConnectorError, CopilotError, InputError
 
 from .._state import ChatState, ShownSet
 from ._cards import ACTIONS, PICK_KEY, SUGGEST_KEY, ask_card, card_for, clean, parse_button_key
-from ._deal import describe_deal, is_deal_command, parse_deal_command
+from ._deal import apply_deal_fields, describe_deal, is_deal_command, parse_deal_command
 from ._messages import CardEvent, TextMessage
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ _HELP = (
     "查看商机：deal"
 )
 _EDIT_PROMPT = "请把修改后的话术发给我（原文如下，发送“取消”放弃）："
-_PLACEHOLDER_CUSTOMER = "未设置客户"
+_PLACEHOLDER_CUSTOMER = "贵司"  # fills {customer} until the rep sets the deal
 
 
 def chat_key(user: str, external: str | None = None) -> str:
@@ -103,7 +103,8 @@ class WeComFlow:
         if not text:
             return
         state = await self.remember(key, text)
-        await self.client.send_card(message.user, ask_card(f"ask-{message.msg_id}", len(state.messages)))
+        card = ask_card(f"ask-{message.msg_id}", len(state.messages), deal_set=state.deal is not None)
+        await self.client.send_card(message.user, card)
 
     async def set_deal(self, key: str, text: str) -> str:
         """Apply a ``deal …`` command to the chat; the answer says what is set."""
@@ -112,6 +113,14 @@ class WeComFlow:
         if deal is not None:
             await asyncio.to_thread(self.store.update, key, lambda s: s.model_copy(update={"deal": deal}))
         return describe_deal(deal)
+
+    async def set_deal_fields(self, key: str, fields: dict[str, str]) -> Deal | None:
+        """Set some deal fields of the chat (the sidebar's form)."""
+        current = await asyncio.to_thread(self.store.get, key)
+        deal = apply_deal_fields(fields, current.deal if current else None)
+        if deal is not None:
+            await asyncio.to_thread(self.store.update, key, lambda s: s.model_copy(update={"deal": deal}))
+        return deal
 
     async def remember(self, key: str, customer_text: str) -> ChatState:
         """Add the customer's words (redacted by the store) to the chat."""

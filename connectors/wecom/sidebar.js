@@ -107,11 +107,14 @@
     $("suggestions").hidden = suggestions.length === 0;
   }
 
+  var ROLES = { ceo: "总经理", cfo: "财务负责人", cto: "技术负责人", procurement: "采购", legal: "法务",
+                it_security: "信息安全", business_owner: "业务负责人", end_user: "一线使用者" };
+
   function extraText(set) {
     var parts = [];
     if (set.competitor) { parts.push("竞品 " + set.competitor.name + "：" + set.competitor.response); }
     var chain = set.decision_chain || {};
-    if (chain.missing_roles && chain.missing_roles.length) { parts.push("尚缺角色：" + chain.missing_roles.join("、")); }
+    if (chain.missing_roles && chain.missing_roles.length) { parts.push("尚缺角色：" + chain.missing_roles.map(function (r) { return ROLES[r] || r; }).join("、")); }
     if (chain.next_action) { parts.push("下一步：" + chain.next_action.text); }
     (set.guidance || []).forEach(function (g) { parts.push("仅供你参考：" + g.text); });
     return parts.join("\n");
