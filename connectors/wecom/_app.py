@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from starlette.routing import Route
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from .._server import ServerState
 
 __all__ = ["missing_settings", "platform"]
+
+log = logging.getLogger("copilot.wecom")
 
 _REQUIRED = ("wecom_corp_id", "wecom_token", "wecom_aes_key", "wecom_secret")
 
@@ -44,6 +47,10 @@ def platform(server: ServerState) -> Platform:
         crypto = WeComCrypto(token, aes_key, corp_id)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    if settings.wecom_agent_id is None:
+        log.warning(
+            "wecom: COPILOT_WECOM_AGENT_ID is not set: callbacks are verified but no reply can be sent"
+        )
     client = WeComClient(settings.wecom_api_url, corp_id, secret, settings.wecom_agent_id)
     flow = WeComFlow(server.copilot, server.state, client)
     callback = CallbackEndpoint(crypto, server.state, flow, server.spawn)

@@ -79,6 +79,9 @@ class WeComFlow:
                 item.user,
                 f"未能处理：{exc}" if isinstance(exc, InputError) else "暂时无法生成建议，请稍后再试。",
             )
+        except Exception as exc:  # the rep hears of it; the log names the error, never the payload
+            log.error("wecom: %s from a rep failed unexpectedly: %s", item.kind, type(exc).__name__)
+            await self._tell(item.user, "暂时无法生成建议，请稍后再试。")
 
     async def _tell(self, user: str, text: str) -> None:
         try:
