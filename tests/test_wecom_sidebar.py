@@ -191,3 +191,7 @@ def test_sidebar_refuses_strangers_and_cross_site_posts(url: str, fake: FakeWeCo
         f"{url}/wecom/sidebar/api/contact?external=wm1", cookies={"copilot_wecom": "eyJ4Ijoi.0000"}
     )
     assert forged.status_code == 401
+    odd = httpx.get(
+        f"{url}/wecom/sidebar/api/contact?external=wm1", headers={"Cookie": b"copilot_wecom=abc.\xe9\xe9"}
+    )
+    assert odd.status_code == 401

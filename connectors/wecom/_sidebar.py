@@ -91,7 +91,7 @@ class Sidebar:
     def _rep(self, request: Request) -> str | None:
         payload, _, mac = request.cookies.get(_COOKIE, "").partition(".")
         expected = hmac.new(self._key, payload.encode(), hashlib.sha256).hexdigest()
-        if not payload or not hmac.compare_digest(mac, expected):
+        if not payload or not hmac.compare_digest(mac.encode("utf-8", "replace"), expected.encode()):
             return None
         user, until = json.loads(base64.urlsafe_b64decode(payload))
         return str(user) if isinstance(until, int) and until > time.time() else None
