@@ -1,8 +1,12 @@
-"""Platform connectors (Slack, WeCom, voice).
+"""Platform connectors (Slack, WeCom) and what they share in ``copilot serve``.
 
 Each connector turns platform events into ``Conversation`` updates and Suggest
-presses and renders results back. None ships in this release yet: the engine,
-CLI and audit log come first (see the README's roadmap).
+presses and renders results back; how one plugs into the server is documented in
+``connectors/_server.py``. ``StateStore`` keeps per-chat state and the claims that
+make platform retries idempotent across workers.
 """
 
-__all__: list[str] = []
+from ._server import Platform, ServerState
+from ._state import ChatState, ShownSet, StateStore, open_state_store
+
+__all__ = ["ChatState", "Platform", "ServerState", "ShownSet", "StateStore", "open_state_store"]

@@ -21,6 +21,7 @@ from .errors import ConversationError
 __all__ = [
     "BadInput",
     "FailedCheck",
+    "configure_logging",
     "err_console",
     "load_conversation",
     "out_console",
@@ -38,12 +39,18 @@ def settings() -> Settings:
         loaded = Settings()
     except ValidationError as exc:
         raise BadInput(f"invalid COPILOT_* setting: {exc}") from None
+    configure_logging(loaded)
+    return loaded
+
+
+def configure_logging(loaded: Settings) -> None:
+    """Log to stderr at ``COPILOT_LOG_LEVEL``; libraries that log payloads stay at WARNING."""
     level = getattr(logging, loaded.log_level.upper(), logging.WARNING)
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    # Chroma and httpx are chatty at INFO; they never carry our payloads at WARNING.
-    for noisy in ("chromadb", "httpx", "posthog"):
+    # Chroma and httpx are chatty at INFO; slack_bolt and slack_sdk log request and
+    # response bodies (customer text) at INFO/DEBUG. None carries payloads at WARNING.
+    for noisy in ("chromadb", "httpx", "posthog", "slack_bolt", "slack_sdk"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
-    return loaded
 
 
 def print_json(data: Any) -> None:

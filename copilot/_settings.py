@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["Settings"]
 
@@ -64,11 +65,58 @@ class Settings(BaseSettings):
     teams: dict[str, list[str]] = Field(
         default_factory=dict, description='Team -> rep ids for reports, e.g. {"east": ["U1", "U2"]}.'
     )
+    # Slack (connectors/slack): mounted at /slack/events when the signing secret and
+    # bot token are set; the app token is for Socket Mode (copilot serve --slack-socket-mode).
+    slack_signing_secret: SecretStr | None = None
+    slack_bot_token: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_socket_mode: bool = Field(
+        default=False,
+        description="Receive Slack events over Socket Mode (copilot serve --slack-socket-mode).",
+    )
+    slack_api_url: str = Field(
+        default="https://slack.com/api/", description="Base URL of every Slack Web API call."
+    )
+    slack_customer_users: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Slack user ids always treated as customers (comma-separated)."
+    )
+    slack_reply_window_s: int = Field(
+        default=900,
+        ge=0,
+        le=86_400,
+        description="A rep's own message in the thread this long after a suggestion is its rep_action.",
+    )
+    # WeCom (企业微信) self-built app: mounted by `copilot serve` when corp id, token,
+    # AES key and secret are set; the agent id is needed to send messages.
+    wecom_corp_id: str | None = None
+    wecom_agent_id: int | None = None
+    wecom_secret: SecretStr | None = None
+    wecom_token: SecretStr | None = None
+    wecom_aes_key: SecretStr | None = Field(
+        default=None, description="The app's 43-character EncodingAESKey (callback settings)."
+    )
+    wecom_api_url: str = Field(
+        default="https://qyapi.weixin.qq.com/cgi-bin/", description="Base URL of the WeCom server API."
+    )
 
     @field_validator("home", "cache_dir")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None
+
+    @field_validator("slack_customer_users", mode="before")
+    @classmethod
+    def _split_users(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL (COPILOT_SLACK_API_URL)")
+        return value if value.endswith("/") else value + "/"
 
     @property
     def chroma_path(self) -> Path:
@@ -82,3 +130,7 @@ class Settings(BaseSettings):
     @property
     def audit_path(self) -> Path:
         return self.home / "audit.sqlite3"
+
+    @property
+    def state_path(self) -> Path:
+        return self.home / "state.sqlite3"

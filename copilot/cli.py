@@ -21,6 +21,7 @@ COMMANDS = {
     "suggest": ("._cli_press", "suggest", "Press Suggest on one conversation and log the result."),
     "knowledge": ("._cli_knowledge", "knowledge", "Curate knowledge atoms: validate, ingest, list, search."),
     "audit": ("._cli_audit", "audit", "The decision audit log: record actions, report, verify, export."),
+    "serve": ("._cli_serve", "serve", "Serve Slack and WeCom (one app, /healthz, /readyz) with uvicorn."),
 }
 
 
@@ -36,6 +37,7 @@ def main() -> None:
       copilot knowledge ingest examples/kb         # load your own atoms
       copilot suggest --conversation chat.json     # one Suggest press
       copilot audit verify                         # prove the decision log is intact
+      copilot serve --port 8000                    # Slack and WeCom apps, /healthz
 
     All state lives in COPILOT_HOME (default ~/.copilot).
     """
