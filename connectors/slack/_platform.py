@@ -8,7 +8,6 @@ because Bolt logs whole request bodies at INFO.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Any
@@ -27,9 +26,10 @@ from copilot import Settings
 from copilot.errors import ConnectorError
 
 from .._server import Platform, ServerState
+from ._context import SlackContext, SlackIdentity
 from ._verify import signature_problem
 
-__all__ = ["MAX_BODY_BYTES", "SlackIdentity", "missing_settings", "platform"]
+__all__ = ["MAX_BODY_BYTES", "missing_settings", "platform", "web_client"]
 
 log = logging.getLogger("copilot.slack")
 MAX_BODY_BYTES = 512 * 1024  # Slack's largest payloads (a 40k-character message) fit well within
@@ -47,26 +47,6 @@ def missing_settings(settings: Settings) -> list[str]:
             "COPILOT_SLACK_APP_TOKEN": settings.slack_app_token,
         }
     return [name for name, value in needed.items() if value is None or not value.get_secret_value()]
-
-
-class SlackIdentity:
-    """Who the app is in Slack, learned once at start from ``auth.test``."""
-
-    def __init__(self) -> None:
-        self.team_id = ""
-        self.bot_user_id = ""
-        self.bot_id = ""
-        self.enterprise_id: str | None = None
-        self.lock = asyncio.Lock()
-
-    def authorize_result(self, token: str) -> AuthorizeResult:
-        return AuthorizeResult(
-            enterprise_id=self.enterprise_id,
-            team_id=self.team_id,
-            bot_user_id=self.bot_user_id,
-            bot_id=self.bot_id,
-            bot_token=token,
-        )
 
 
 def web_client(settings: Settings, token: str) -> AsyncWebClient:
@@ -102,7 +82,7 @@ def platform(server: ServerState) -> Platform:
         request_verification_enabled=False,  # verified by events() before Bolt sees the request
         signing_secret="",
     )
-    register(bolt, server, identity)
+    register(bolt, SlackContext(server=server, client=client, identity=identity))
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     socket: list[Any] = []
 
