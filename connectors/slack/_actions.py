@@ -59,7 +59,7 @@ async def on_action(ctx: SlackContext, body: dict[str, Any]) -> None:
             await _replace(response_url, None)
         elif kind == ACTION_IDS["send"] and index is not None:
             text = shown.suggestions[index]
-            await engine.record_action(set_id, "sent_as_is", rep=user, index=index, final_text=text)
+            await engine.record_action(set_id, "sent_as_is", rep=user, index=index)
             await _mark_acted(ctx, chat, set_id)
             await _post_as_rep(ctx, shown, text)
             await _replace(response_url, f"✅ {escape(text)}")
@@ -92,7 +92,8 @@ async def on_edit_submitted(ctx: SlackContext, body: dict[str, Any]) -> None:
         return
     action: RepAction = "sent_as_is" if text.strip() == shown.suggestions[index].strip() else "edited"
     try:
-        await ctx.server.copilot.record_action(set_id, action, rep=user, index=index, final_text=text)
+        final = None if action == "sent_as_is" else text
+        await ctx.server.copilot.record_action(set_id, action, rep=user, index=index, final_text=final)
     except ActionRefused as exc:
         await ctx.tell(str(exc), rep=user, channel=shown.place.get("channel", ""))
         return
@@ -173,7 +174,7 @@ async def _replace(response_url: str | None, text: str | None) -> None:
     """Replace the ephemeral answer with a short note, or delete it (``text`` None)."""
     if not response_url:
         return
-    hook = AsyncWebhookClient(response_url, timeout=10)
+    hook = AsyncWebhookClient(response_url, timeout=10, logger=logging.getLogger("copilot.slack.sdk"))
     if text is None:
         await hook.send_dict({"delete_original": True})
     else:

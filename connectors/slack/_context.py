@@ -14,7 +14,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from .._server import ServerState
 from .._state import ChatState, StateStore
-from ._blocks import note_blocks
+from ._blocks import escape, note_blocks
 from ._conversation import Directory
 
 __all__ = ["SlackContext", "SlackIdentity"]
@@ -73,10 +73,11 @@ class SlackContext:
         """An ephemeral message only ``rep`` sees: through ``response_url`` when the
         platform gave one, else ``chat.postEphemeral``."""
         blocks = blocks if blocks is not None else note_blocks(text)
+        text = escape(text)
         if response_url:
-            reply = await AsyncWebhookClient(response_url, timeout=10).send(
-                text=text, blocks=blocks, response_type="ephemeral", replace_original=False
-            )
+            reply = await AsyncWebhookClient(
+                response_url, timeout=10, logger=logging.getLogger("copilot.slack.sdk")
+            ).send(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
             if reply.status_code == 200:
                 return
             log.warning(
