@@ -77,10 +77,10 @@ class FakeSlack:
             return [c for c in self.calls if c.path == path and where(c)]
 
     def wait_for(
-        self, path: str, where: Callable[[Call], bool] = lambda c: True, count: int = 1
+        self, path: str, where: Callable[[Call], bool] = lambda c: True, count: int = 1, timeout: float = 30
     ) -> list[Call]:
-        """Wait (up to 30 s) until ``count`` matching calls arrived; return them."""
-        deadline = time.monotonic() + 30
+        """Wait (up to ``timeout`` s) until ``count`` matching calls arrived; return them."""
+        deadline = time.monotonic() + timeout
         with self._changed:
             while True:
                 found = [c for c in self.calls if c.path == path and where(c)]
@@ -89,7 +89,7 @@ class FakeSlack:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     seen = sorted({c.path for c in self.calls})
-                    raise AssertionError(f"{count} call(s) to {path} not seen in 30 s; seen: {seen}")
+                    raise AssertionError(f"{count} call(s) to {path} not seen in {timeout} s; seen: {seen}")
                 self._changed.wait(left)
 
     def answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:

@@ -67,12 +67,12 @@ def served(
         )
         try:
             # every worker calls auth.test once it has loaded, before it accepts requests
-            deadline = time.monotonic() + 120
+            deadline = time.monotonic() + 180
             while len(fake.find("/api/auth.test")) < workers:
                 assert proc.poll() is None, (tmp_path / "serve.log").read_text()
-                assert time.monotonic() < deadline, "workers did not start in 120 s"
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(timeout=0.2)
+                assert time.monotonic() < deadline, "workers did not start in 180 s"
+                with contextlib.suppress(AssertionError):
+                    fake.wait_for("/api/auth.test", count=workers, timeout=0.5)
             _wait_ready(f"http://127.0.0.1:{port}")
             yield fake, SlackSender(f"http://127.0.0.1:{port}", SECRET)
         finally:

@@ -76,7 +76,8 @@ async def press(
             thread_ts=thread_ts,
             deal=deal,
         )
-        result = await ctx.server.copilot.suggest(conversation, actor=rep)
+        async with ctx.server.press_slots:
+            result = await ctx.server.copilot.suggest(conversation, actor=rep)
     except CopilotError as exc:
         log.warning("slack press in %s failed: %s", channel, type(exc).__name__)
         await ctx.tell(

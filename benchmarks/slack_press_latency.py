@@ -1,0 +1,153 @@
+"""Slack: time from the press to the suggestions posted, through a running ``copilot serve``.
+
+    python benchmarks/slack_press_latency.py                      # 20 concurrent presses, 1 and 4 workers
+    python benchmarks/slack_press_latency.py --presses 50 --workers 2
+
+Starts the test suite's fake Slack Web API (tests/slack_fake.py) on 127.0.0.1 and
+``copilot serve`` on the sample knowledge base (grounded engine), warms every
+worker up, then sends N signed ``/suggest`` presses at once, each delivered twice
+(the second as a Slack retry, ``X-Slack-Retry-Num: 1``). A press's time runs from
+just before its request is sent to the moment the fake Slack receives its answer
+(the ephemeral Block Kit message on the response_url). Prints p50/p95/max, the
+acks' p95, and how many duplicate deliveries were processed (must be 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from slack_fake import FakeSlack, SlackSender, fake_slack  # noqa: E402
+
+COPILOT = Path(sys.executable).parent / "copilot"
+SECRET = "bench-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def run(workers: int, presses: int, home: Path) -> dict[str, float | int]:
+    with fake_slack() as fake:
+        port = free_port()
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith("COPILOT_") or k == "COPILOT_LOG_LEVEL"
+        }
+        env.update(
+            COPILOT_HOME=str(home),
+            COPILOT_SLACK_SIGNING_SECRET=SECRET,
+            COPILOT_SLACK_BOT_TOKEN="xoxb-bench",
+            COPILOT_SLACK_API_URL=f"{fake.url}/api/",
+        )
+        cmd = [str(COPILOT), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+        log = open(home / f"serve-{workers}.log", "wb")  # noqa: SIM115
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            fake.wait_for("/api/auth.test", count=workers, timeout=300)
+            slack = SlackSender(f"http://127.0.0.1:{port}", SECRET)
+            slack.command('deal customer="华东精工" industry=manufacturing stage=proposal', fake, "deal")
+            fake.wait_for("/response/deal")
+            warm = [f"warm{n}" for n in range(workers * 3)]
+            with ThreadPoolExecutor(len(warm)) as pool:
+                list(pool.map(lambda rid: slack.command("", fake, rid), warm))
+            for rid in warm:
+                fake.wait_for(f"/response/{rid}", timeout=300)
+            return measure(fake, slack, presses)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+
+
+def measure(fake: FakeSlack, slack: SlackSender, presses: int) -> dict[str, float | int]:
+    sent: dict[str, float] = {}
+    acks: list[float] = []
+    lock = threading.Lock()
+    gate = threading.Barrier(presses)
+
+    def press(n: int) -> None:
+        rid = f"press{n}"
+        gate.wait()
+        started = time.monotonic()
+        with lock:
+            sent[rid] = started
+        slack.command("", fake, rid)
+        with lock:
+            acks.append(time.monotonic() - started)
+        slack.command(
+            "", fake, rid, headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+        )
+
+    with ThreadPoolExecutor(presses) as pool:
+        list(pool.map(press, range(presses)))
+    latencies = []
+    for rid, started in sent.items():
+        [answer] = fake.wait_for(f"/response/{rid}", timeout=300)[:1]
+        latencies.append((answer.at - started) * 1000)
+    slack.command("", fake, "drain")  # answered after every earlier delivery was handled
+    fake.wait_for("/response/drain", timeout=300)
+    duplicates = sum(len(fake.find(f"/response/{rid}")) - 1 for rid in sent)
+    return {
+        "presses": presses,
+        "p50_ms": round(statistics.median(latencies), 1),
+        "p95_ms": round(percentile(latencies, 0.95), 1),
+        "max_ms": round(max(latencies), 1),
+        "ack_p95_ms": round(percentile([a * 1000 for a in acks], 0.95), 1),
+        "duplicates_processed": duplicates,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--presses", type=int, default=20, help="concurrent presses (default 20)")
+    parser.add_argument("--workers", default="1,4", help="comma-separated worker counts (default 1,4)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    args = parser.parse_args()
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp) / "home"
+        env = {**os.environ, "COPILOT_HOME": str(home)}
+        kb = ROOT / "examples" / "kb"
+        subprocess.run(
+            [str(COPILOT), "knowledge", "ingest", str(kb)], env=env, check=True, capture_output=True
+        )
+        for workers in (int(w) for w in args.workers.split(",")):
+            results[workers] = run(workers, args.presses, home)
+            if not args.json:
+                r = results[workers]
+                print(
+                    f"{workers} worker(s), {r['presses']} concurrent presses: press->posted"
+                    f" p50 {r['p50_ms']} ms,"
+                    f" p95 {r['p95_ms']} ms, max {r['max_ms']} ms; ack p95 {r['ack_p95_ms']} ms;"
+                    f" duplicate deliveries processed: {r['duplicates_processed']}",
+                    flush=True,
+                )
+    if args.json:
+        print(json.dumps({"workers": results, "load": os.getloadavg()}))
+    else:
+        print("load average (1/5/15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+
+
+if __name__ == "__main__":
+    main()
