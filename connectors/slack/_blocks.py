@@ -104,6 +104,10 @@ _ROLES = {
         "end_user": "一线使用者",
     },
 }
+_STATES = {
+    "en": {"involved": "involved", "reviewed": "reviewed", "approved": "approved"},
+    "zh": {"involved": "已参与", "reviewed": "已评估", "approved": "已认可"},
+}
 MAX_SECTION = 2900
 
 
@@ -205,9 +209,9 @@ def _insight_blocks(result: SuggestionSet, words: dict[str, str]) -> list[dict[s
     chain = result.decision_chain
     if chain.required_roles or chain.covered or chain.next_action:
         needed = ", ".join(roles.get(r, r) for r in chain.required_roles) or words["none"]
-        covered = (
-            ", ".join(f"{roles.get(c.role, c.role)} ({c.state})" for c in chain.covered) or words["none"]
-        )
+        states = _STATES[result.language]
+        covered = ", ".join(f"{roles.get(c.role, c.role)} ({states[c.state]})" for c in chain.covered)
+        covered = covered or words["none"]
         missing = ", ".join(roles.get(r, r) for r in chain.missing_roles) or words["none"]
         lines = [
             f"*👥 {words['roles']}*  {words['needed']}: {needed}",
@@ -215,8 +219,9 @@ def _insight_blocks(result: SuggestionSet, words: dict[str, str]) -> list[dict[s
             f"{'❌' if chain.missing_roles else '✅'} {words['missing']}: {missing}",
         ]
         if chain.next_action:
-            within = words["within"].format(h=chain.next_action.deadline_hours)
-            lines.append(f"➡️ *{words['next']}:* {escape(chain.next_action.text)} ({within})")
+            hours = chain.next_action.deadline_hours
+            within = "" if str(hours) in chain.next_action.text else f" ({words['within'].format(h=hours)})"
+            lines.append(f"➡️ *{words['next']}:* {escape(chain.next_action.text)}{within}")
         blocks.append(_section("\n".join(lines)))
     if result.compliance:
         verdicts = "\n".join(
