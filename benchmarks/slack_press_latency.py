@@ -24,13 +24,14 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from slack_fake import FakeSlack, SlackSender, fake_slack  # noqa: E402
+from slack_fake import SlackSender  # noqa: E402
 
 COPILOT = Path(sys.executable).parent / "copilot"
 SECRET = "bench-secret"
@@ -47,8 +48,36 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+class RemoteFake:
+    """The test suite's fake Slack, run in its own process so this one's threads do not
+    slow it down; its arrival times are time.monotonic(), one clock for the machine."""
+
+    def __init__(self) -> None:
+        script = ROOT / "tests" / "slack_fake.py"
+        self.proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
+
+    def calls(self, path: str) -> list[dict[str, object]]:
+        with urllib.request.urlopen(f"{self.url}/stats", data=b"") as reply:
+            return [c for c in json.load(reply)["calls"] if c["path"] == path]
+
+    def wait_for(self, path: str, count: int = 1, timeout: float = 300) -> list[dict[str, object]]:
+        deadline = time.monotonic() + timeout
+        while len(found := self.calls(path)) < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{path} not called {count} time(s) in {timeout} s")
+            time.sleep(0.05)  # polling another process
+        return found
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
 def run(workers: int, presses: int, home: Path) -> dict[str, float | int]:
-    with fake_slack() as fake:
+    fake = RemoteFake()
+    try:
         port = free_port()
         env = {
             k: v for k, v in os.environ.items() if not k.startswith("COPILOT_") or k == "COPILOT_LOG_LEVEL"
@@ -63,7 +92,7 @@ def run(workers: int, presses: int, home: Path) -> dict[str, float | int]:
         log = open(home / f"serve-{workers}.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            fake.wait_for("/api/auth.test", count=workers, timeout=300)
+            fake.wait_for("/api/auth.test", count=workers)
             slack = SlackSender(f"http://127.0.0.1:{port}", SECRET)
             slack.command('deal customer="华东精工" industry=manufacturing stage=proposal', fake, "deal")
             fake.wait_for("/response/deal")
@@ -71,14 +100,17 @@ def run(workers: int, presses: int, home: Path) -> dict[str, float | int]:
             with ThreadPoolExecutor(len(warm)) as pool:
                 list(pool.map(lambda rid: slack.command("", fake, rid), warm))
             for rid in warm:
-                fake.wait_for(f"/response/{rid}", timeout=300)
+                fake.wait_for(f"/response/{rid}")
             return measure(fake, slack, presses)
         finally:
             proc.terminate()
             proc.wait(timeout=60)
+            log.close()
+    finally:
+        fake.close()
 
 
-def measure(fake: FakeSlack, slack: SlackSender, presses: int) -> dict[str, float | int]:
+def measure(fake: RemoteFake, slack: SlackSender, presses: int) -> dict[str, float | int]:
     sent: dict[str, float] = {}
     acks: list[float] = []
     lock = threading.Lock()
@@ -101,11 +133,11 @@ def measure(fake: FakeSlack, slack: SlackSender, presses: int) -> dict[str, floa
         list(pool.map(press, range(presses)))
     latencies = []
     for rid, started in sent.items():
-        [answer] = fake.wait_for(f"/response/{rid}", timeout=300)[:1]
-        latencies.append((answer.at - started) * 1000)
+        answer = fake.wait_for(f"/response/{rid}")[0]
+        latencies.append((float(answer["at"]) - started) * 1000)  # type: ignore[arg-type]
     slack.command("", fake, "drain")  # answered after every earlier delivery was handled
-    fake.wait_for("/response/drain", timeout=300)
-    duplicates = sum(len(fake.find(f"/response/{rid}")) - 1 for rid in sent)
+    fake.wait_for("/response/drain")
+    duplicates = sum(len(fake.calls(f"/response/{rid}")) - 1 for rid in sent)
     return {
         "presses": presses,
         "p50_ms": round(statistics.median(latencies), 1),

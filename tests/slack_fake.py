@@ -124,6 +124,14 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_POST(self) -> None:
+        if self.path == "/stats":  # for a benchmark running this fake in its own process
+            with self.fake._changed:
+                calls = [
+                    {"path": c.path, "at": c.at, "blocks": bool(c.body.get("blocks"))}
+                    for c in self.fake.calls
+                ]
+            self._reply(200, {"calls": calls})
+            return
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         parsed = urllib.parse.urlparse(self.path)
         path = parsed.path
@@ -142,8 +150,11 @@ class _Handler(BaseHTTPRequestHandler):
             reply = {"ok": True}
         else:
             reply = {"ok": False, "error": "unknown_path"}
+        self._reply(200 if path.startswith(("/api/", "/response/")) else 404, reply)
+
+    def _reply(self, status: int, reply: dict[str, Any]) -> None:
         data = json.dumps(reply).encode()
-        self.send_response(200 if path.startswith(("/api/", "/response/")) else 404)
+        self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -249,3 +260,9 @@ class SlackSender:
 
 def buttons(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e for b in blocks if b.get("type") == "actions" for e in b["elements"]]
+
+
+if __name__ == "__main__":  # python tests/slack_fake.py: serve until killed, print the URL
+    with fake_slack() as running:
+        print(running.url, flush=True)
+        threading.Event().wait()

@@ -127,3 +127,14 @@ def test_slack_settings() -> None:
     assert settings.slack_api_url == "http://127.0.0.1:9/api/"
     with pytest.raises(ValueError, match="COPILOT_SLACK_API_URL"):
         Settings(slack_api_url="slack.com/api")
+
+
+def test_who_is_customer() -> None:
+    from connectors.slack._conversation import _side
+
+    home = {"home_team": "T0HOME", "rep": "U0REP", "customers": {"U0LISTED"}}
+    assert _side({"team_id": "T0HOME"}, "U0REP", **home) == "rep"  # type: ignore[arg-type]
+    assert _side({"team_id": "T0EXT"}, "U1", **home) == "customer"  # type: ignore[arg-type]
+    assert _side({"team_id": "T0HOME"}, "U0LISTED", **home) == "customer"  # type: ignore[arg-type]
+    assert _side({"team_id": "T0HOME"}, "U0MATE", **home) == "partner"  # type: ignore[arg-type]
+    assert _side({"id": "U9"}, "U9", **home) == "partner"  # type: ignore[arg-type]
