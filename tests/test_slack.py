@@ -117,9 +117,8 @@ def test_deal_is_set_shown_and_refused_when_wrong(running: Running) -> None:
 
 def test_suggest_answers_the_rep_privately_with_buttons(running: Running) -> None:
     set_deal(running)
-    started = time.monotonic()
     reply = running.slack.command("", running.fake, "1")
-    assert reply.status_code == 200 and time.monotonic() - started < 3
+    assert reply.status_code == 200 and reply.text == ""  # acked empty; the answer comes separately
     answer = running.answer("1")
     assert answer["response_type"] == "ephemeral"
     text = json.dumps(answer["blocks"], ensure_ascii=False)

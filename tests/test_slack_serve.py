@@ -98,9 +98,7 @@ def test_press_suggest_click_audit(served: tuple[FakeSlack, SlackSender], home: 
     run = f"{time.monotonic_ns()}"
     slack.command('deal customer="华东精工" industry=manufacturing stage=proposal', fake, f"d{run}")
     fake.wait_for(f"/response/d{run}")
-    started = time.monotonic()
-    assert slack.command("", fake, f"p{run}").status_code == 200
-    assert time.monotonic() - started < 3
+    assert slack.command("", fake, f"p{run}").status_code == 200  # the ack; timings: benchmarks/
     [answer] = fake.wait_for(f"/response/p{run}", lambda c: bool(c.body.get("blocks")))
     assert "极光数仓" in json.dumps(answer.body["blocks"], ensure_ascii=False)
     send = next(b for b in buttons(answer.body["blocks"]) if b["action_id"] == "copilot_send")
