@@ -94,14 +94,17 @@ def run(workers: int, presses: int, home: Path) -> dict[str, float | int]:
         try:
             fake.wait_for("/api/auth.test", count=workers)
             slack = SlackSender(f"http://127.0.0.1:{port}", SECRET)
-            slack.command('deal customer="华东精工" industry=manufacturing stage=proposal', fake, "deal")
-            fake.wait_for("/response/deal")
-            warm = [f"warm{n}" for n in range(workers * 3)]
+            run_id = f"w{workers}-{time.time_ns()}"  # trigger ids never repeat across runs on one home
+            slack.command(
+                'deal customer="华东精工" industry=manufacturing stage=proposal', fake, f"deal-{run_id}"
+            )
+            fake.wait_for(f"/response/deal-{run_id}")
+            warm = [f"warm{n}-{run_id}" for n in range(workers * 3)]
             with ThreadPoolExecutor(len(warm)) as pool:
                 list(pool.map(lambda rid: slack.command("", fake, rid), warm))
             for rid in warm:
                 fake.wait_for(f"/response/{rid}")
-            return measure(fake, slack, presses)
+            return measure(fake, slack, presses, run_id)
         finally:
             proc.terminate()
             proc.wait(timeout=60)
@@ -110,14 +113,14 @@ def run(workers: int, presses: int, home: Path) -> dict[str, float | int]:
         fake.close()
 
 
-def measure(fake: RemoteFake, slack: SlackSender, presses: int) -> dict[str, float | int]:
+def measure(fake: RemoteFake, slack: SlackSender, presses: int, run_id: str) -> dict[str, float | int]:
     sent: dict[str, float] = {}
     acks: list[float] = []
     lock = threading.Lock()
     gate = threading.Barrier(presses)
 
     def press(n: int) -> None:
-        rid = f"press{n}"
+        rid = f"press{n}-{run_id}"
         gate.wait()
         started = time.monotonic()
         with lock:
@@ -135,8 +138,8 @@ def measure(fake: RemoteFake, slack: SlackSender, presses: int) -> dict[str, flo
     for rid, started in sent.items():
         answer = fake.wait_for(f"/response/{rid}")[0]
         latencies.append((float(answer["at"]) - started) * 1000)  # type: ignore[arg-type]
-    slack.command("", fake, "drain")  # answered after every earlier delivery was handled
-    fake.wait_for("/response/drain")
+    slack.command("", fake, f"drain-{run_id}")  # answered after every earlier delivery was handled
+    fake.wait_for(f"/response/drain-{run_id}")
     duplicates = sum(len(fake.calls(f"/response/{rid}")) - 1 for rid in sent)
     return {
         "presses": presses,
