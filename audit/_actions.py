@@ -11,6 +11,9 @@ one suggestion or one atom of the set).
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from copilot import Redactor
@@ -19,7 +22,17 @@ from copilot.errors import ActionRefused
 from ._events import AuditEvent, RepAction
 from ._store import AuditStore
 
-__all__ = ["MAX_FINAL_TEXT", "append_action", "append_feedback", "edit_distance", "find_shown"]
+__all__ = [
+    "MAX_FINAL_TEXT",
+    "append_action",
+    "append_feedback",
+    "edit_distance",
+    "find_shown",
+    "sweep_forever",
+    "sweep_ignored",
+]
+
+logger = logging.getLogger("copilot.audit")
 
 MAX_FINAL_TEXT = 10_000
 """Characters of final text accepted (WeCom caps a message at 2,048 bytes, Slack at 40,000)."""
@@ -179,3 +192,37 @@ def append_feedback(
     )
     [stored] = store.append([event])
     return stored
+
+
+def sweep_ignored(store: AuditStore, window: timedelta, *, now: datetime | None = None) -> list[AuditEvent]:
+    """Record ``ignored`` for every set shown more than ``window`` ago without a final action.
+
+    Safe to run from several processes at once: a set that meanwhile got its
+    action (or another sweep's ``ignored``) is skipped.
+    """
+    cutoff = (now or datetime.now(UTC)) - window
+    hours = window.total_seconds() / 3600
+    recorded: list[AuditEvent] = []
+    for set_id, rep in store.unanswered(shown_before=cutoff):
+        try:
+            recorded.append(
+                append_action(store, set_id, "ignored", rep=rep, reason=f"no action within {hours:g} h")
+            )
+        except ActionRefused:
+            continue
+    if recorded:
+        logger.info("audit sweep: %d set(s) ignored after %g h", len(recorded), hours)
+    return recorded
+
+
+async def sweep_forever(store: AuditStore, window: timedelta, *, every_s: float = 300.0) -> None:
+    """Run :func:`sweep_ignored` every ``every_s`` seconds until cancelled (for ``copilot serve``).
+
+    A failed sweep is logged and retried at the next tick; it never stops the server.
+    """
+    while True:
+        try:
+            await asyncio.to_thread(sweep_ignored, store, window)
+        except Exception:
+            logger.exception("audit sweep failed; retrying in %g s", every_s)
+        await asyncio.sleep(every_s)

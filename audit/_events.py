@@ -21,7 +21,7 @@ from ._chain import canonical_json
 
 __all__ = ["AuditEvent", "EventType", "RepAction", "iso_utc"]
 
-EventType = Literal["suggestion_shown", "rep_action", "feedback", "atom_changed", "purge"]
+EventType = Literal["suggestion_shown", "rep_action", "feedback", "atom_changed", "purge", "incident"]
 RepAction = Literal["sent_as_is", "edited", "dismissed", "wrote_own", "ignored"]
 
 _SHA256_OR_EMPTY = r"^([0-9a-f]{64})?$"

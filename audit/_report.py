@@ -15,6 +15,7 @@ JSON bodies, so a million events report in about a second.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -30,6 +31,7 @@ __all__ = ["ACTIONS", "RATIO_TARGET", "Breakdown", "build_report"]
 ACTIONS = ("sent_as_is", "edited", "dismissed", "wrote_own", "ignored")
 RATIO_TARGET = 3.0
 RARELY_ADOPTED = 0.2
+_parsed = functools.lru_cache(maxsize=8192)(json.loads)  # the same few role/citation lists recur
 OFTEN_SHOWN = 5
 
 
@@ -106,7 +108,7 @@ def _groups(entry: _Set) -> list[tuple[str, str]]:
     keys += [("agent", p.split("@", 1)[0]) for p in prompts]
     keys += [("prompt_version", p) for p in prompts]
     keys.append(("competitor", fact.competitor or "(none)"))
-    keys += [("missing_role", role) for role in json.loads(fact.missing_roles)]
+    keys += [("missing_role", role) for role in _parsed(fact.missing_roles)]
     return keys
 
 
@@ -129,7 +131,7 @@ def build_report(
         total.add(entry.action)
         for dimension, key in _groups(entry):
             groups[dimension][key].add(entry.action)
-        citations: list[list[str]] = json.loads(entry.fact.citations)
+        citations: list[list[str]] = _parsed(entry.fact.citations)
         for position, cited in enumerate(citations):
             used = entry.action in ("sent_as_is", "edited")
             action = "dismissed" if used and entry.idx != position else entry.action

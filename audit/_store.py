@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from copilot.errors import AuditIntegrityError
 
+from ._checkpoint import NamedCheckpoint
 from ._events import AuditEvent
 from ._facts import Fact
 
@@ -32,6 +33,10 @@ class VerifyReport(BaseModel):
     rows_checked: int
     first_bad_seq: int | None = None
     reason: str = ""
+    damage: str = ""
+    """``edited``, ``deleted``, ``reordered`` or ``truncated`` (newest rows cut off,
+    or the checkpoint that would show it removed); ``unreadable`` when the log or a
+    checkpoint cannot be read; empty when ok."""
     head_seq: int = 0
     head_hash: str = ""
 
@@ -84,8 +89,23 @@ class AuditStore(Protocol):
         """Number of stored events."""
         ...
 
-    def verify(self) -> VerifyReport:
-        """Re-check every row's hash, the chain's order and the head checkpoint."""
+    def verify(self, checkpoints: Sequence[NamedCheckpoint] = ()) -> VerifyReport:
+        """Re-check every row's hash, the chain's order, the head checkpoint and
+        ``checkpoints`` (exported earlier: each must still be in the log)."""
+        ...
+
+    def purge(self, *, before: datetime, actor: str) -> AuditEvent:
+        """Delete the rows before ``before`` (a prefix of the chain) and append a
+        ``purge`` event that anchors what remains; ``ActionRefused`` if none."""
+        ...
+
+    def unanswered(self, *, shown_before: datetime) -> list[tuple[str, str]]:
+        """(set id, rep) of sets shown before ``shown_before`` with no final action."""
+        ...
+
+    def recover(self, *, actor: str, reason: str) -> AuditEvent:
+        """Append an ``incident`` event to a log that no longer continues its head
+        checkpoint, so appends may resume (``ActionRefused`` if nothing to recover)."""
         ...
 
     def close(self) -> None:

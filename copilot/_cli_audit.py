@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -9,12 +10,16 @@ from typing import TYPE_CHECKING
 import click
 from rich.markup import escape
 
-from ._cli_common import BadInput, out_console, print_json, settings
+from ._cli_common import BadInput, FailedCheck, out_console, print_json, settings
 from ._redact import redact_text
 from .errors import StoreError
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     from audit import AuditEvent, AuditStore, RepAction
+
+    from ._settings import Settings
 
 MAX_TEXT_BYTES = 64 * 1024
 
@@ -27,28 +32,39 @@ def audit() -> None:
 
 
 @audit.command()
+@click.option(
+    "--checkpoint",
+    "checkpoint_files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="An exported checkpoint the log must still contain (repeatable).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the verification report as JSON.")
-def verify(as_json: bool) -> None:
+def verify(checkpoint_files: tuple[Path, ...], as_json: bool) -> None:
     """Re-check every row's hash and the chain; exit 1 naming the first bad row.
 
+    \b
+    Examples:
+      copilot audit verify
+      copilot audit verify --checkpoint /mnt/worm/audit-2026-11-01.json --json
+
     Detects edited, deleted and reordered rows, and newest rows cut off the end
-    (against the head checkpoint kept beside the database). A missing or
-    unreadable log is a failed check too.
+    (against the head checkpoint kept beside the database, and against every
+    exported checkpoint given). Opens the log read-only, so it also works on a
+    read-only copy. A missing or unreadable log is a failed check too.
     """
-    from audit import VerifyReport
+    from audit import VerifyReport, load_exported_checkpoint
 
     from ._factories import make_audit_store
 
     config = settings()
-    if config.database_url is None and not config.audit_path.exists():
-        reason = f"no audit log at {config.audit_path}; is COPILOT_HOME right?"
-        report = VerifyReport(ok=False, rows_checked=0, reason=reason)
-    else:
-        try:
-            with make_audit_store(config) as store:
-                report = store.verify()
-        except StoreError as exc:  # a log that cannot be opened does not verify
-            report = VerifyReport(ok=False, rows_checked=0, reason=str(exc))
+    key = _signing_key(config)
+    exported = [load_exported_checkpoint(path, key) for path in checkpoint_files]
+    try:
+        with make_audit_store(config, read_only=True) as store:
+            report = store.verify(exported)
+    except StoreError as exc:  # a log that cannot be opened does not verify
+        report = VerifyReport(ok=False, rows_checked=0, reason=str(exc), damage="unreadable")
     if as_json:
         print_json(report.model_dump(mode="json"))
     elif report.ok:
@@ -58,9 +74,88 @@ def verify(as_json: bool) -> None:
         )
     else:
         where = f"at row seq {report.first_bad_seq}: " if report.first_bad_seq is not None else ""
-        out_console.print(f"[red]FAILED[/] {where}{report.reason} ({report.rows_checked} rows checked)")
+        damage = f" [damage: {report.damage}]" if report.damage else ""
+        text = f"{where}{report.reason}{damage} ({report.rows_checked} rows checked)"
+        out_console.print(f"[red]FAILED[/] {escape(text)}")
     if not report.ok:
         raise SystemExit(1)
+
+
+@audit.command()
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the checkpoint to this file (default: print it).",
+)
+def checkpoint(out: Path | None) -> None:
+    """Export the log's head (count, seq, hash, time) to keep beyond this machine.
+
+    \b
+    Examples:
+      copilot audit checkpoint --out /mnt/worm/audit-$(date +%F).json
+      copilot audit verify --checkpoint /mnt/worm/audit-2026-11-01.json
+
+    Signed with Ed25519 when COPILOT_AUDIT_SIGNING_KEY is set. Refused (exit 1)
+    when the log does not verify: a checkpoint vouches only for an intact log.
+    """
+    from audit import export_checkpoint
+
+    from ._factories import make_audit_store
+
+    config = settings()
+    key = _signing_key(config)
+    with make_audit_store(config, read_only=True) as store:
+        report = store.verify()
+    if not report.ok:
+        raise FailedCheck(f"the audit log does not verify ({report.reason}); no checkpoint written")
+    source = _redacted_source(config.database_url) if config.database_url else str(config.audit_path)
+    document = export_checkpoint(report, source, key)
+    if out is None:
+        print_json(document)
+        return
+    try:
+        out.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise BadInput(f"cannot write {out}: {exc.strerror}") from None
+    signed = "signed" if key is not None else "unsigned (set COPILOT_AUDIT_SIGNING_KEY to sign)"
+    out_console.print(f"[green]wrote[/] {escape(str(out))}: seq {report.head_seq}, {signed}")
+
+
+@audit.command()
+@click.option("--reason", required=True, help="What happened and who investigated (stored, redacted).")
+@click.option("--actor", default="operator", help="Who is recovering the log (stored, redacted).")
+@click.option("--json", "as_json", is_flag=True, help="Print the incident event as JSON.")
+def recover(reason: str, actor: str, as_json: bool) -> None:
+    """Resume a log that refused new events because it no longer matched its checkpoint.
+
+    \b
+    Example:
+      copilot audit recover --reason "restored from backup after disk failure, ticket OPS-42"
+
+    Appends an `incident` event recording what the checkpoint and the log's
+    tail said, who and why, then moves the checkpoint to it. The damage stays
+    visible to `copilot audit verify --checkpoint` against older exports.
+    """
+    with _open_store() as store:
+        event = store.recover(actor=actor, reason=reason)
+    _print_event(event, as_json, f"incident ({(event.output or {}).get('kind')}): appends resume")
+
+
+def _signing_key(config: Settings) -> Ed25519PrivateKey | None:
+    from audit import signing_key
+
+    secret = config.audit_signing_key
+    return None if secret is None else signing_key(secret.get_secret_value())
+
+
+def _redacted_source(url: str) -> str:
+    """A database URL without its password."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    return f"{scheme}://{credentials.split(':', 1)[0]}@{host}"
 
 
 def _read_text_file(path: Path | None) -> str | None:
@@ -222,3 +317,9 @@ def report(
         click.echo(report_csv(data), nl=False)
     else:
         out_console.print(*report_tables(data))
+
+
+from ._cli_review import export, purge, show, sweep  # noqa: E402  (uses the helpers above)
+
+for _command in (show, export, sweep, purge):
+    audit.add_command(_command)

@@ -31,6 +31,7 @@ from ._models import (
 )
 from ._redact import Redactor, redact_text
 from ._settings import Settings
+from .errors import AuditIntegrityError, StoreError
 
 if TYPE_CHECKING:
     from audit import AuditStore
@@ -81,6 +82,11 @@ class Copilot:
         self.settings = settings
         self.store = store
         self.audit = audit
+        if not settings.audit_required:
+            log.warning(
+                "COPILOT_AUDIT_REQUIRED=false: suggestions will be shown even when the audit log"
+                " cannot record them (trial mode; never in production)"
+            )
         self.today = today
         self.retriever = Retriever(store, k=settings.retrieve_k)
         self.reply_agent = ReplyAgent()
@@ -146,7 +152,12 @@ class Copilot:
             atom_versions=_cited_versions(retrieval.atom_versions(), suggestions, competitor, chain),
             timings_ms={},
         )
-        await asyncio.to_thread(self._log_shown, conversation, redacted, result, actor, started)
+        try:
+            await asyncio.to_thread(self._log_shown, conversation, redacted, result, actor, started)
+        except StoreError as exc:  # nothing is shown unlogged, unless the operator opted out
+            if self.settings.audit_required or isinstance(exc, AuditIntegrityError):
+                raise
+            log.error("suggestion set %s shown UNLOGGED (COPILOT_AUDIT_REQUIRED=false): %s", result.id, exc)
         _lap(timings, "audit", mark)
         timings["total"] = (time.perf_counter() - started) * 1000
         timings.update({f"retrieve.{k}": v for k, v in retrieval.timings_ms.items()})

@@ -586,10 +586,5 @@ def test_open_audit_store_chooses_the_backend(tmp_path: Path) -> None:
         store.append([shown()])
     with open_audit_store(f"sqlite:///{tmp_path / 'home' / 'audit.sqlite3'}") as store:
         assert store.count() == 1
-    with pytest.raises(ConfigError) as caught:
-        open_audit_store("postgresql://copilot@db/copilot")
-    assert str(caught.value) == (
-        "PostgreSQL audit store is not available in this version; unset COPILOT_DATABASE_URL to use SQLite"
-    )
     with pytest.raises(ConfigError, match="unsupported"):
         open_audit_store("mysql://db/copilot")

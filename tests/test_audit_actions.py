@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import multiprocessing
+import sqlite3
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -23,7 +25,7 @@ from audit import (
 )
 from copilot import Conversation, Copilot, Settings
 from copilot.cli import main
-from copilot.errors import ActionRefused, InputError
+from copilot.errors import ActionRefused, InputError, StoreError
 from knowledge import BilingualEmbedding, ChromaAtomStore, ingest_atoms, load_atoms
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -190,9 +192,8 @@ def engine(tmp_path_factory: pytest.TempPathFactory, embedding: BilingualEmbeddi
     settings = Settings(home=tmp_path_factory.mktemp("actions-home"))
     atoms = ChromaAtomStore.embedded(settings.chroma_path, "atoms", embedding)
     ingest_atoms(load_atoms(EXAMPLES / "kb"), atoms)
-    copilot = Copilot(
-        settings, atoms, SQLiteAuditStore(settings.audit_path), today=lambda: date(2026, 11, 22)
-    )
+    audit = SQLiteAuditStore(settings.audit_path, busy_timeout_s=0.2)
+    copilot = Copilot(settings, atoms, audit, today=lambda: date(2026, 11, 22))
     yield copilot
     copilot.close()
 
@@ -212,3 +213,27 @@ def test_engine_records_action_and_feedback(engine: Copilot) -> None:
     feedback = asyncio.run(engine.record_feedback(result.id, True, rep=rep.id, atom_id=atom))
     assert feedback.atom_id == atom
     assert engine.audit.verify().ok
+
+
+def test_locked_log_makes_suggest_fail_loudly_unless_opted_out(
+    engine: Copilot, caplog: pytest.LogCaptureFixture
+) -> None:
+    [path] = (EXAMPLES / "conversations").glob("01-*.json")
+    conversation = Conversation.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    assert isinstance(engine.audit, SQLiteAuditStore)
+    before = engine.audit.count()
+    blocker = sqlite3.connect(engine.audit.path, isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StoreError, match="Nothing was written"):
+            asyncio.run(engine.suggest(conversation))
+        trial = Copilot(
+            engine.settings.model_copy(update={"audit_required": False}), engine.store, engine.audit
+        )
+        assert any("COPILOT_AUDIT_REQUIRED=false" in r.getMessage() for r in caplog.records)
+        result = asyncio.run(trial.suggest(conversation))
+        assert len(result.suggestions) == 3
+        assert any("UNLOGGED" in r.getMessage() and r.levelno == logging.ERROR for r in caplog.records)
+    finally:
+        blocker.close()
+    assert engine.audit.count() == before
