@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol, TypeVar
 
-from copilot._models import Conversation
+from copilot import Conversation
 from knowledge import Retrieval
 
 __all__ = ["Agent", "AgentContext"]

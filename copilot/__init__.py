@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._engine import Copilot, redact_conversation
     from ._models import (
+        ATOM_TYPES,
         ROLES,
         STAGES,
+        AtomType,
         CompetitorResponse,
         ComplianceVerdict,
         Conversation,
@@ -27,6 +29,8 @@ if TYPE_CHECKING:
         Message,
         NextAction,
         Participant,
+        Role,
+        Stage,
         Suggestion,
         SuggestionSet,
     )
@@ -35,8 +39,10 @@ if TYPE_CHECKING:
 
 _WHERE = {
     "._models": (
+        "ATOM_TYPES",
         "ROLES",
         "STAGES",
+        "AtomType",
         "CompetitorResponse",
         "ComplianceVerdict",
         "Conversation",
@@ -49,6 +55,8 @@ _WHERE = {
         "Message",
         "NextAction",
         "Participant",
+        "Role",
+        "Stage",
         "Suggestion",
         "SuggestionSet",
     ),
@@ -59,8 +67,10 @@ _WHERE = {
 _MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
 
 __all__ = [
+    "ATOM_TYPES",
     "ROLES",
     "STAGES",
+    "AtomType",
     "CompetitorResponse",
     "ComplianceVerdict",
     "Conversation",
@@ -76,7 +86,9 @@ __all__ = [
     "Participant",
     "PiiMatch",
     "Redactor",
+    "Role",
     "Settings",
+    "Stage",
     "Suggestion",
     "SuggestionSet",
     "find_pii",
