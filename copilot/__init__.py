@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     )
     from ._redact import PiiMatch, Redactor, find_pii, redact_text
     from ._settings import Settings
+    from ._untrusted import fill_value_ok, terminal_text
 
 _WHERE = {
     "._models": (
@@ -62,6 +63,7 @@ _WHERE = {
     ),
     "._redact": ("PiiMatch", "Redactor", "find_pii", "redact_text"),
     "._settings": ("Settings",),
+    "._untrusted": ("fill_value_ok", "terminal_text"),
     "._engine": ("Copilot", "redact_conversation"),
 }
 _MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
@@ -91,9 +93,11 @@ __all__ = [
     "Stage",
     "Suggestion",
     "SuggestionSet",
+    "fill_value_ok",
     "find_pii",
     "redact_conversation",
     "redact_text",
+    "terminal_text",
 ]
 
 

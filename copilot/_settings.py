@@ -49,6 +49,8 @@ class Settings(BaseSettings):
         default="《价格授权制度》", min_length=1, description="Cited when a discount is blocked."
     )
     log_level: str = "WARNING"
+    # Key for the people's pseudonyms in stored text; default: COPILOT_HOME/pseudonym.key.
+    pseudonym_key: SecretStr | None = None  # at least 16 characters (checked where used, never echoed)
     # Decision audit log.
     audit_required: bool = Field(
         default=True,
