@@ -197,3 +197,19 @@ class TestPostgresStateStore(StateStoreConformance):
         with pytest.raises(StoreError, match="COPILOT_DATABASE_URL") as caught:
             open_state_store(Settings(home=tmp_path, database_url=url))
         assert "hunter2" not in str(caught.value)
+
+
+def test_serve_app_on_postgres_answers_health(tmp_path: Path, pg_url: str) -> None:
+    """With COPILOT_DATABASE_URL set, the audit log and the chat state both live in PostgreSQL."""
+    import httpx
+    from asgi_server import serve_in_thread
+
+    from copilot._app import create_app
+
+    _reset_pg(pg_url)
+    settings = Settings(home=tmp_path / "home", database_url=pg_url)
+    with serve_in_thread(create_app(settings)) as url:
+        health = httpx.get(f"{url}/healthz")
+    assert health.status_code == 200, health.text
+    assert health.json()["checks"] == {"state": "ok", "audit": "ok", "atoms": "ok"}
+    assert not (tmp_path / "home" / "state.sqlite3").exists()

@@ -8,7 +8,6 @@ because Bolt logs whole request bodies at INFO.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Any
@@ -27,9 +26,10 @@ from copilot import Settings
 from copilot.errors import ConnectorError
 
 from .._server import Platform, ServerState
+from ._context import SlackContext, SlackIdentity
 from ._verify import signature_problem
 
-__all__ = ["MAX_BODY_BYTES", "SlackIdentity", "missing_settings", "platform"]
+__all__ = ["MAX_BODY_BYTES", "missing_settings", "platform", "quiet_logger", "web_client"]
 
 log = logging.getLogger("copilot.slack")
 MAX_BODY_BYTES = 512 * 1024  # Slack's largest payloads (a 40k-character message) fit well within
@@ -49,29 +49,19 @@ def missing_settings(settings: Settings) -> list[str]:
     return [name for name, value in needed.items() if value is None or not value.get_secret_value()]
 
 
-class SlackIdentity:
-    """Who the app is in Slack, learned once at start from ``auth.test``."""
-
-    def __init__(self) -> None:
-        self.team_id = ""
-        self.bot_user_id = ""
-        self.bot_id = ""
-        self.enterprise_id: str | None = None
-        self.lock = asyncio.Lock()
-
-    def authorize_result(self, token: str) -> AuthorizeResult:
-        return AuthorizeResult(
-            enterprise_id=self.enterprise_id,
-            team_id=self.team_id,
-            bot_user_id=self.bot_user_id,
-            bot_id=self.bot_id,
-            bot_token=token,
-        )
+def quiet_logger(name: str) -> logging.Logger:
+    """A logger for slack_bolt / slack_sdk that never goes below WARNING: below it they
+    log whole request and response bodies (customer text)."""
+    logger = logging.getLogger(f"copilot.slack.{name}")
+    logger.setLevel(max(logger.getEffectiveLevel(), logging.WARNING))
+    return logger
 
 
 def web_client(settings: Settings, token: str) -> AsyncWebClient:
     """A Web API client whose every call goes to ``COPILOT_SLACK_API_URL``; 429s are retried."""
-    client = AsyncWebClient(token=token, base_url=settings.slack_api_url, timeout=10)
+    client = AsyncWebClient(
+        token=token, base_url=settings.slack_api_url, timeout=10, logger=quiet_logger("sdk")
+    )
     client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=2))
     return client
 
@@ -85,8 +75,7 @@ def platform(server: ServerState) -> Platform:
     token = settings.slack_bot_token.get_secret_value()
     identity = SlackIdentity()
     client = web_client(settings, token)
-    bolt_logger = logging.getLogger("copilot.slack.bolt")
-    bolt_logger.setLevel(max(bolt_logger.getEffectiveLevel(), logging.WARNING))
+    bolt_logger = quiet_logger("bolt")
 
     async def authorize(**_: Any) -> AuthorizeResult:
         if not identity.team_id:
@@ -102,7 +91,7 @@ def platform(server: ServerState) -> Platform:
         request_verification_enabled=False,  # verified by events() before Bolt sees the request
         signing_secret="",
     )
-    register(bolt, server, identity)
+    register(bolt, SlackContext(server=server, client=client, identity=identity))
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     socket: list[Any] = []
 

@@ -1,0 +1,300 @@
+"""The Slack app through real HTTP: signed requests in, a fake Slack Web API recording what we call."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from asgi_server import serve_in_thread
+from slack_fake import FakeSlack, SlackSender, buttons, fake_slack
+
+from audit import AuditEvent, SQLiteAuditStore
+from copilot import Copilot, Settings
+from copilot._app import create_app
+from knowledge import BilingualEmbedding, ChromaAtomStore, ingest_atoms, load_atoms
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+SECRET = "test-signing-secret"
+CUSTOMER_TEXT = "方案我们技术这边认可了，但价格比预算高不少，极光数仓报价便宜20%。"
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory, embedding: BilingualEmbedding) -> Iterator[Copilot]:
+    home = tmp_path_factory.mktemp("slack-engine")
+    settings = Settings(home=home)
+    store = ChromaAtomStore.embedded(settings.chroma_path, "atoms", embedding)
+    ingest_atoms(load_atoms(EXAMPLES / "kb"), store)
+    copilot = Copilot(
+        settings, store, SQLiteAuditStore(settings.audit_path), today=lambda: date(2026, 11, 22)
+    )
+    yield copilot
+    copilot.close()
+
+
+@dataclass
+class Running:
+    fake: FakeSlack
+    slack: SlackSender
+    url: str
+    engine: Copilot
+
+    def events(self, type: str, set_id: str) -> list[AuditEvent]:
+        return [e for e in self.engine.audit.events(type=type) if e.suggestion_set_id == set_id]
+
+    def answer(self, rid: str) -> dict[str, Any]:
+        return self.fake.wait_for(f"/response/{rid}", lambda c: bool(c.body.get("blocks")))[0].body
+
+
+@pytest.fixture
+def running(tmp_path: Path, engine: Copilot) -> Iterator[Running]:
+    with fake_slack() as fake:
+        settings = Settings(
+            home=tmp_path / "home",
+            slack_signing_secret=SECRET,
+            slack_bot_token="xoxb-test",
+            slack_api_url=f"{fake.url}/api/",
+        )
+        with serve_in_thread(create_app(settings, copilot=engine)) as url:
+            yield Running(fake, SlackSender(url, SECRET), url, engine)
+
+
+def set_deal(run: Running) -> None:
+    reply = run.slack.command(
+        'deal customer="华东精工 集团" industry=manufacturing stage=proposal', run.fake, "d"
+    )
+    assert reply.status_code == 200
+    assert (
+        "Deal set: 华东精工 集团 · manufacturing · proposal"
+        in run.fake.wait_for("/response/d")[0].body["text"]
+    )
+
+
+def test_auth_test_at_start_goes_to_the_configured_api_url(running: Running) -> None:
+    [call] = running.fake.find("/api/auth.test")
+    assert call.auth == "Bearer xoxb-test"
+
+
+def test_url_verification_and_bad_signatures(running: Running, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    challenge = {"type": "url_verification", "challenge": "c-123", "token": "t"}
+    ok = running.slack.event(challenge)
+    assert ok.status_code == 200 and "c-123" in ok.text
+    secret_text = {
+        "type": "event_callback",
+        "event_id": "Ev9",
+        "event": {"type": "message", "text": "SECRET-TEXT"},
+    }
+    assert running.slack.event(secret_text, secret="wrong").status_code == 401
+    assert running.slack.event(secret_text, timestamp=int(time.time()) - 301).status_code == 401
+    assert running.slack.event(secret_text, timestamp=int(time.time()) + 301).status_code == 401
+    unsigned = running.slack.post(b"{}", "application/json", headers={"X-Slack-Signature": ""})
+    assert unsigned.status_code == 401
+    assert running.slack.post(b"\xff\xfe{}", "application/json").status_code == 400
+    assert running.slack.post(b"x" * (600 * 1024), "application/json").status_code == 413
+    assert "SECRET-TEXT" not in caplog.text
+    assert [c.path for c in running.fake.calls] == ["/api/auth.test"]
+
+
+def test_deal_is_set_shown_and_refused_when_wrong(running: Running) -> None:
+    set_deal(running)
+    running.slack.command("deal product=“MES Cloud”", running.fake, "p")
+    assert "MES Cloud" in running.fake.wait_for("/response/p")[0].body["text"]
+    running.slack.command("deal", running.fake, "s")
+    shown = running.fake.wait_for("/response/s")[0].body["text"]
+    assert shown == "Deal for this channel: 华东精工 集团 · manufacturing · proposal · MES Cloud"
+    running.slack.command("deal stage=closed-won", running.fake, "bad")
+    assert "unknown stage 'closed-won'" in running.fake.wait_for("/response/bad")[0].body["text"]
+    running.slack.command("deal budget=10", running.fake, "bad2")
+    assert "unknown deal field 'budget'" in running.fake.wait_for("/response/bad2")[0].body["text"]
+
+
+def test_suggest_answers_the_rep_privately_with_buttons(running: Running) -> None:
+    set_deal(running)
+    reply = running.slack.command("", running.fake, "1")
+    assert reply.status_code == 200 and reply.text == ""  # acked empty; the answer comes separately
+    answer = running.answer("1")
+    assert answer["response_type"] == "ephemeral"
+    text = json.dumps(answer["blocks"], ensure_ascii=False)
+    assert "极光数仓" in text  # the competitor answer
+    assert sum(1 for b in buttons(answer["blocks"]) if b["action_id"] == "copilot_send") == 3
+    [shown] = [e for e in running.engine.audit.events(type="suggestion_shown") if e.actor == "U0REP"][-1:]
+    sides = {p["id"]: (p["side"], p.get("title")) for p in shown.input["participants"]}
+    assert sides == {"U0REP": ("rep", "Account Executive"), "U0CUST": ("customer", "CTO")}
+    assert shown.input["deal"]["customer"] == "华东精工 集团"
+    assert running.fake.find("/api/conversations.history")
+
+
+def test_shortcut_reads_the_thread_and_posts_in_it(running: Running) -> None:
+    running.fake.history.append(
+        {
+            "type": "message",
+            "user": "U0CUST",
+            "ts": "1795000002.000100",
+            "thread_ts": "1795000001.000100",
+            "text": "Can you match AuroraDW's price?",
+        }
+    )
+    payload = {
+        "type": "message_action",
+        "callback_id": "suggest_reply",
+        "trigger_id": "trigger-sc",
+        "user": {"id": "U0REP", "team_id": "T0HOME"},
+        "team": {"id": "T0HOME"},
+        "channel": {"id": "C0DEAL"},
+        "message": {
+            "type": "message",
+            "user": "U0CUST",
+            "ts": "1795000002.000100",
+            "thread_ts": "1795000001.000100",
+        },
+        "response_url": f"{running.fake.url}/response/sc",
+    }
+    assert running.slack.interaction(payload).status_code == 200
+    [post] = running.fake.wait_for("/api/chat.postEphemeral")
+    assert post.body["user"] == "U0REP" and post.body["thread_ts"] == "1795000001.000100"
+    [replies] = running.fake.find("/api/conversations.replies")
+    assert replies.body["ts"] == "1795000001.000100"
+
+
+def test_retried_and_replayed_deliveries_are_processed_once(running: Running) -> None:
+    set_deal(running)
+    for retry in ("", "1", "2"):
+        headers = {"X-Slack-Retry-Num": retry, "X-Slack-Retry-Reason": "http_timeout"} if retry else {}
+        assert running.slack.command("", running.fake, "same", headers=headers).status_code == 200
+    running.answer("same")
+    running.slack.command("", running.fake, "after")  # a later press is answered: the first is done
+    running.answer("after")
+    assert len(running.fake.find("/response/same")) == 1
+
+
+def test_send_posts_in_the_chat_and_logs_sent_as_is_once(running: Running) -> None:
+    set_deal(running)
+    running.slack.command("", running.fake, "1")
+    send = [b for b in buttons(running.answer("1")["blocks"]) if b["action_id"] == "copilot_send"][1]
+    set_id = json.loads(send["value"])["s"]
+    assert running.slack.click(send, running.fake, "c1").status_code == 200
+    [posted] = running.fake.wait_for("/api/chat.postMessage")
+    assert posted.body["channel"] == "C0DEAL" and "<@U0REP>" in json.dumps(posted.body["blocks"])
+    running.fake.wait_for("/response/c1", lambda c: c.body.get("replace_original") is True)
+    [action] = running.events("rep_action", set_id)
+    assert action.action == "sent_as_is" and action.suggestion_index == 1
+    running.slack.click(send, running.fake, "c2")  # a second final action is refused, politely
+    refused = running.fake.wait_for("/api/chat.postEphemeral")[0].body["text"]
+    assert "already" in refused.lower()
+    assert len(running.fake.find("/api/chat.postMessage")) == 1
+
+
+def test_feedback_edit_and_dismiss(running: Running) -> None:
+    set_deal(running)
+    running.slack.command("", running.fake, "1")
+    controls = buttons(running.answer("1")["blocks"])
+    helpful = next(b for b in controls if b["action_id"] == "copilot_helpful_yes")
+    set_id = json.loads(helpful["value"])["s"]
+    running.slack.click(helpful, running.fake, "h")
+    edit = next(b for b in controls if b["action_id"] == "copilot_edit")
+    running.slack.click(edit, running.fake, "e")
+    [opened] = running.fake.wait_for("/api/views.open")
+    view = opened.body["view"]
+    original = view["blocks"][0]["element"]["initial_value"]
+    submission = {
+        "type": "view_submission",
+        "user": {"id": "U0REP", "team_id": "T0HOME"},
+        "team": {"id": "T0HOME"},
+        "trigger_id": "trigger-v",
+        "view": {
+            "id": "V0VIEW",
+            "type": "modal",
+            "hash": "h1",
+            "callback_id": view["callback_id"],
+            "private_metadata": view["private_metadata"],
+            "state": {
+                "values": {"reply": {"text": {"type": "plain_text_input", "value": original + " 谢谢！"}}}
+            },
+        },
+    }
+    assert running.slack.interaction(submission).status_code == 200
+    [posted] = running.fake.wait_for("/api/chat.postMessage")
+    assert posted.body["text"].endswith("谢谢！")
+    deadline = time.monotonic() + 10
+    while not running.events("rep_action", set_id) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    [feedback] = running.events("feedback", set_id)
+    assert feedback.helpful is True and feedback.suggestion_index == 0
+    [action] = running.events("rep_action", set_id)
+    assert action.action == "edited" and action.edit_distance == len(" 谢谢！")
+    running.slack.command("", running.fake, "2")
+    dismiss = next(b for b in buttons(running.answer("2")["blocks"]) if b["action_id"] == "copilot_dismiss")
+    running.slack.click(dismiss, running.fake, "x")
+    running.fake.wait_for("/response/x", lambda c: c.body.get("delete_original") is True)
+    [dismissed] = running.events("rep_action", json.loads(dismiss["value"])["s"])
+    assert dismissed.action == "dismissed"
+
+
+def message_event(event_id: str, user: str, text: str) -> dict[str, Any]:
+    return {
+        "type": "event_callback",
+        "team_id": "T0HOME",
+        "api_app_id": "A0APP",
+        "event_id": event_id,
+        "event_time": int(time.time()),
+        "event": {
+            "type": "message",
+            "channel": "C0DEAL",
+            "user": user,
+            "text": text,
+            "ts": f"{time.time():.6f}",
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        (lambda s: s, "sent_as_is"),
+        (lambda s: s[:-2] + "！！", "edited"),
+        (lambda s: "I'll call you at 3pm.", "wrote_own"),
+    ],
+)
+def test_a_reply_typed_after_suggestions_is_the_reps_action(
+    running: Running, typed: Any, expected: str
+) -> None:
+    set_deal(running)
+    running.slack.command("", running.fake, "1")
+    first = next(b for b in buttons(running.answer("1")["blocks"]) if b["action_id"] == "copilot_send")
+    set_id = json.loads(first["value"])["s"]
+    output = running.events("suggestion_shown", set_id)[0].output or {}
+    shown = output["suggestions"][0]["text"]
+    running.slack.event(message_event("EvOther", "U0CUST", "customer talk is not the rep's action"))
+    for retry in ("", "1"):  # Slack retries the event: processed once
+        running.slack.event(
+            message_event("EvRep", "U0REP", typed(shown)), headers={"X-Slack-Retry-Num": retry}
+        )
+    deadline = time.monotonic() + 10
+    while not running.events("rep_action", set_id) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    [action] = running.events("rep_action", set_id)
+    assert action.action == expected
+
+
+def test_no_request_body_reaches_the_logs(running: Running, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    set_deal(running)
+    running.slack.command("", running.fake, "1")
+    running.answer("1")
+    assert "价格比预算高" not in caplog.text and "华东精工" not in caplog.text
+
+
+def test_customer_text_cannot_mention_or_link(running: Running) -> None:
+    running.slack.command('deal customer="<!channel> ACME <https://evil.test|click>"', running.fake, "d")
+    running.fake.wait_for("/response/d")
+    running.slack.command("", running.fake, "1")
+    text = json.dumps(running.answer("1")["blocks"], ensure_ascii=False)
+    assert "<!channel>" not in text and "<https://evil.test" not in text
+    assert "&lt;!channel&gt; ACME" in text
