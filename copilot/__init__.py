@@ -6,6 +6,7 @@ stays cheap and the shared models can be used by every other package.
 
 from typing import TYPE_CHECKING, Any
 
+from ._chat import ChatMessage, ChatModel, FunctionChatModel, OpenAIChatModel
 from ._models import (
     ROLES,
     STAGES,
@@ -21,6 +22,7 @@ from ._models import (
     Message,
     NextAction,
     Participant,
+    Provenance,
     Suggestion,
     SuggestionSet,
 )
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
 __all__ = [
     "ROLES",
     "STAGES",
+    "ChatMessage",
+    "ChatModel",
     "CompetitorResponse",
     "ComplianceVerdict",
     "Conversation",
@@ -42,11 +46,14 @@ __all__ = [
     "DecisionChainReport",
     "Evidence",
     "Fallback",
+    "FunctionChatModel",
     "Guidance",
     "Message",
     "NextAction",
+    "OpenAIChatModel",
     "Participant",
     "PiiMatch",
+    "Provenance",
     "Redactor",
     "Settings",
     "Suggestion",

@@ -13,6 +13,7 @@ import pytest
 from audit import SQLiteAuditStore
 from copilot import Conversation, Copilot, Settings, SuggestionSet
 from knowledge import BilingualEmbedding, ChromaAtomStore, ingest_atoms, load_atoms
+from prompts import load_prompt
 
 TODAY = date(2026, 11, 22)
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -55,7 +56,9 @@ def test_every_sample_gets_three_distinct_cited_served_suggestions(copilot: Copi
         assert suggestion.citations and set(suggestion.citations) <= served
         assert "{" not in suggestion.text  # every placeholder filled
     assert result.engine == "grounded"
-    assert result.prompt_versions == {"decision_chain": "1"}
+    assert result.fallback is None and result.model == ""
+    assert result.prompt_versions == {"decision_chain": load_prompt("decision_chain").ref}
+    assert {p.engine for p in result.provenance.values()} == {"grounded"}
     assert set(result.atom_versions) >= set(cited(result))
 
 
