@@ -29,7 +29,9 @@ __all__ = [
 def make_embedding(settings: Settings) -> BilingualEmbedding:
     from knowledge import BilingualEmbedding
 
-    return BilingualEmbedding(threads=settings.embedding_threads)
+    return BilingualEmbedding(
+        threads=settings.embedding_threads, cache_dir=settings.cache_path, workers=settings.ingest_workers
+    )
 
 
 def make_atom_store(settings: Settings) -> ChromaAtomStore:

