@@ -1,6 +1,6 @@
 """Reply agent (LLM): three replies written by a chat model, held to the atoms.
 
-One model call per press. The prompt (``prompts/templates/reply.yaml``) gets the
+One model call per press. The prompt (``prompts/templates/reply_llm.yaml``) gets the
 redacted conversation, the deal, the retrieved customer-audience atoms with their
 ids, the internal guidance, the competitor's battlecard and the missing roles; all
 of it is untrusted data, JSON-encoded inside delimiters. Each draft is checked by
@@ -57,7 +57,7 @@ class LLMReplyAgent:
     def __init__(self, model: ChatModel, template: ChatTemplate | None = None) -> None:
         self.chat = model
         self.model = model.name
-        self.template = template or load_chat_prompt("reply")
+        self.template = template or load_chat_prompt("reply_llm")
         if self.template.output_schema != ReplyDrafts.__name__:
             raise ConfigError(
                 f"prompt {self.template.ref} declares output_schema {self.template.output_schema!r}; "

@@ -94,7 +94,6 @@ class WithFallback(Generic[T]):
             log.exception("agent %s: the LLM path failed", self.name)
             reason = f"error: {type(exc).__name__}"
         log.warning("agent %s fell back to the grounded engine: %s", self.name, reason)
-        provenance = safe.provenance.model_copy(
-            update={"model": self.llm.model, "prompt": self.llm.prompt, "fallback": reason}
-        )
+        # The prompt stays the grounded one: it made what is shown. The model asked stays on record.
+        provenance = safe.provenance.model_copy(update={"model": self.llm.model, "fallback": reason})
         return AgentResult(safe.value, provenance)

@@ -108,7 +108,7 @@ def test_good_answer_is_shown_with_one_model_call(
     assert len(fake.completions()) == 1  # one model call per press
     reply = result.provenance["reply"]
     assert (reply.engine, reply.model, reply.dropped_citations, reply.replaced) == ("llm", "gpt-fake", 0, [])
-    assert reply.prompt.startswith("reply@1+") and result.prompt_versions["reply"] == reply.prompt
+    assert reply.prompt.startswith("reply_llm@1+") and result.prompt_versions["reply"] == reply.prompt
     [event] = copilot.audit.events(type="suggestion_shown")
     assert (event.engine, event.model, event.prompt_versions) == ("llm", "gpt-fake", result.prompt_versions)
     assert event.output is not None and event.output["fallback"] is None

