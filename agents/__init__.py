@@ -9,10 +9,10 @@ from ._base import Agent, AgentContext, AgentResult, PlainAgent
 from ._competitor import CompetitorAgent, CompetitorMatcher
 from ._compliance import RULES, ComplianceGuard, GuardResult, Rule
 from ._decision_chain import DecisionChainAgent
-from ._grounding import Grounding, audience_of, claims
+from ._grounding import Grounding, claims
 from ._llm_reply import LLMReplyAgent, ReplyDraft, ReplyDrafts
 from ._provenance import Grounded, LLMAgent, Ungrounded, WithFallback
-from ._reply import ReplyAgent
+from ._reply import GuidanceAgent, ReplyAgent
 from ._roles import find_roles, role_of_title
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "Grounded",
     "Grounding",
     "GuardResult",
+    "GuidanceAgent",
     "LLMAgent",
     "LLMReplyAgent",
     "PlainAgent",
@@ -36,7 +37,6 @@ __all__ = [
     "Rule",
     "Ungrounded",
     "WithFallback",
-    "audience_of",
     "claims",
     "find_roles",
     "role_of_title",

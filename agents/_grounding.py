@@ -9,17 +9,15 @@ certification) must appear in one of its cited atoms or in the conversation.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from knowledge import Atom
+from knowledge import Atom, fold
 
 from ._base import AgentContext
 
-__all__ = ["Grounding", "Verdict", "audience_of", "claims"]
+__all__ = ["Grounding", "Verdict", "claims"]
 
-INTERNAL_TYPES = ("policy", "playbook")
 _PLACEHOLDER = re.compile(r"\[(?:phone|id|email|card|uscc)_\d+\]")  # redaction tokens, folded
 _CN_DIGITS = "零〇一二两三四五六七八九十百千万亿"
 _CLAIMS = re.compile(
@@ -39,16 +37,15 @@ _CLAIMS = re.compile(
 )
 
 
-def fold(text: str) -> str:
-    """NFKC + casefold, thousands separators removed, whitespace collapsed."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    folded = re.sub(r"(?<=\d),(?=\d{3})", "", folded)
+def _fold(text: str) -> str:
+    """Folded (width, case), thousands separators removed, whitespace collapsed."""
+    folded = re.sub(r"(?<=\d),(?=\d{3})", "", fold(text))
     return re.sub(r"\s+", " ", folded)
 
 
 def claims(text: str) -> list[str]:
     """The checkable claims in ``text`` (folded), in order, each once."""
-    folded = _PLACEHOLDER.sub(" ", fold(text))
+    folded = _PLACEHOLDER.sub(" ", _fold(text))
     return list(dict.fromkeys(m.group(0).strip() for m in _CLAIMS.finditer(folded)))
 
 
@@ -56,14 +53,6 @@ def _supported(claim: str, source: str) -> bool:
     if claim[0].isdigit():  # a number stands alone: 30 is not supported by 300
         return re.search(rf"(?<![\d.]){re.escape(claim)}(?![\d])", source) is not None
     return claim in source or claim.replace(" ", "") in source.replace(" ", "")
-
-
-def audience_of(atom: Atom) -> str:
-    """``customer`` (may be sent or quoted) or ``internal`` (guidance only)."""
-    declared = getattr(atom, "audience", None)
-    if isinstance(declared, str) and declared:
-        return declared
-    return "internal" if atom.type in INTERNAL_TYPES else "customer"
 
 
 @dataclass(frozen=True)
@@ -80,15 +69,15 @@ class Grounding:
 
     def __init__(self, ctx: AgentContext, citable: Iterable[Atom]) -> None:
         values = ctx.fill_values()
-        self.atoms = {a.id: a for a in citable if audience_of(a) == "customer" and a.is_served(ctx.today)}
+        self.atoms = {a.id: a for a in citable if a.for_customer and a.is_served(ctx.today)}
         self._texts = {
-            atom_id: fold(" ".join([atom.title, atom.fill(**values), *atom.legal_basis]))
+            atom_id: _fold(" ".join([atom.title, atom.fill(**values), *atom.legal_basis]))
             for atom_id, atom in self.atoms.items()
         }
         conv = ctx.conversation
         deal = conv.deal
         said = [m.text for m in conv.messages] + [deal.customer, deal.product]
-        self._conversation = fold(" ".join(said))
+        self._conversation = _fold(" ".join(said))
 
     def check(self, text: str, citations: list[str]) -> Verdict:
         kept = [c for c in dict.fromkeys(citations) if c in self.atoms]

@@ -23,7 +23,7 @@ from knowledge import Atom
 from prompts import ChatTemplate, load_chat_prompt
 
 from ._base import AgentContext, AgentResult
-from ._grounding import Grounding, audience_of
+from ._grounding import Grounding
 from ._provenance import Ungrounded
 
 __all__ = ["LLMReplyAgent", "ReplyDraft", "ReplyDrafts"]
@@ -100,7 +100,7 @@ class LLMReplyAgent:
 def _customer_atoms(ctx: AgentContext) -> list[Atom]:
     """The retrieved atoms a reply may quote, best first, the chat's language first."""
     atoms = [s.atom for s in ctx.retrieval.candidates]
-    atoms = [a for a in atoms if audience_of(a) == "customer" and a.is_served(ctx.today)]
+    atoms = [a for a in atoms if a.for_customer and a.is_served(ctx.today)]
     same = [a for a in atoms if a.language == ctx.language]
     return (same + [a for a in atoms if a.language != ctx.language])[:MAX_ATOMS]
 
@@ -126,11 +126,7 @@ def _variables(ctx: AgentContext, atoms: list[Atom], card: Atom | None) -> dict[
         body = atom.fill(**values)[:MAX_ATOM_CHARS]
         return _data({"id": atom.id, "type": atom.type, "title": atom.title, "text": body})
 
-    guidance = [g.text for g in ctx.guidance] or [
-        s.atom.fill(**values)[:MAX_ATOM_CHARS]
-        for s in ctx.retrieval.candidates
-        if audience_of(s.atom) == "internal" and s.atom.is_served(ctx.today)
-    ]
+    guidance = [g.text for g in ctx.guidance]
     competitor = "none"
     if ctx.competitor is not None and card is not None:
         competitor = _data(

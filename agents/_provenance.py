@@ -71,7 +71,7 @@ class WithFallback(Generic[T]):
     deadline, ``GRACE_S`` later, catches one that does not.
     """
 
-    GRACE_S = 0.2
+    GRACE_S = 0.5
 
     def __init__(self, grounded: Grounded[T], llm: LLMAgent[T], *, timeout_s: float) -> None:
         self.grounded = grounded

@@ -127,6 +127,7 @@ class OpenAIChatModel:
         turns = [(m.role, m.content) for m in messages]
         started = time.monotonic()
         attempt = 0
+        last = "timeout"  # a deadline hit while retrying keeps the reason of the retried failure
         while True:
             attempt += 1
             left = self.timeout_s - (time.monotonic() - started)
@@ -136,12 +137,13 @@ class OpenAIChatModel:
                 result = _validate(reply, schema)
             except TimeoutError:
                 self._log(started, attempt, "timeout")
-                raise ModelError("timeout", f"no answer within {self.timeout_s:g} s") from None
+                raise ModelError(last, f"no answer within {self.timeout_s:g} s") from None
             except ModelError as exc:
                 self._log(started, attempt, exc.reason)
                 raise
             except Exception as exc:  # the client's many error types, mapped to reasons
                 reason, retry = _classify(exc)
+                last = reason
                 self._log(started, attempt, reason)
                 wait = _BACKOFF_S * 2 ** (attempt - 1)
                 elapsed = time.monotonic() - started

@@ -21,8 +21,10 @@ from ._models import (
     CompetitorResponse,
     ComplianceVerdict,
     Conversation,
+    CoveredRole,
     DecisionChainReport,
     Fallback,
+    Guidance,
     Provenance,
     Suggestion,
     SuggestionSet,
@@ -136,10 +138,12 @@ class Copilot:
         mark = _lap(timings, "retrieve", mark)
         ctx = AgentContext(conversation=redacted, language=language, retrieval=retrieval, today=today)
         agents = self.agents
-        competitor, chain = await asyncio.gather(
-            _isolated(agents.competitor, ctx, None), _isolated(agents.decision_chain, ctx, _no_chain())
+        competitor, chain, guidance = await asyncio.gather(
+            _isolated(agents.competitor, ctx, None),
+            _isolated(agents.decision_chain, ctx, _no_chain()),
+            _isolated(agents.guidance, ctx, []),
         )
-        ctx = replace(ctx, competitor=competitor.value, decision_chain=chain.value)
+        ctx = replace(ctx, competitor=competitor.value, decision_chain=chain.value, guidance=guidance.value)
         # The reply agent (maybe a model call) runs while the other outputs are guarded.
         reply_task = asyncio.create_task(_isolated(agents.reply, ctx, []))
         guarded_competitor, guarded_chain, other_verdicts = await asyncio.to_thread(
@@ -152,6 +156,7 @@ class Copilot:
         mark = _lap(timings, "guard", mark)
         provenance = {agents.reply.name: reply.provenance, agents.competitor.name: competitor.provenance}
         provenance[agents.decision_chain.name] = chain.provenance
+        provenance[agents.guidance.name] = guidance.provenance
         used_model = reply.provenance.engine == "llm"
         reason = reply.provenance.fallback if reply.provenance.model else None
         result = SuggestionSet(
@@ -164,11 +169,12 @@ class Copilot:
             suggestions=suggestions,
             competitor=guarded_competitor,
             decision_chain=guarded_chain,
+            guidance=guidance.value,
             compliance=reply_verdicts + other_verdicts,
             prompt_versions={name: p.prompt for name, p in provenance.items() if p.prompt},
             provenance=provenance,
             atom_versions=_cited_versions(
-                retrieval.atom_versions(), suggestions, guarded_competitor, guarded_chain
+                retrieval.atom_versions(), suggestions, guarded_competitor, guarded_chain, guidance.value
             ),
             timings_ms={},
         )
@@ -206,10 +212,11 @@ class Copilot:
         verdicts: list[ComplianceVerdict] = []
         if competitor is not None:
             checked = guard.check("competitor", competitor.response)
+            claim = guard.check("competitor.claim", competitor.claim).text or ""
             verdicts += checked.verdicts
-            competitor = (
-                None if checked.text is None else competitor.model_copy(update={"response": checked.text})
-            )
+            update = {"response": checked.text, "claim": claim}
+            competitor = None if checked.text is None else competitor.model_copy(update=update)
+        chain = chain.model_copy(update={"covered": [_guard_quote(guard, c) for c in chain.covered]})
         if chain.next_action is not None:
             checked = guard.check("decision_chain.next_action", chain.next_action.text)
             verdicts += checked.verdicts
@@ -266,6 +273,14 @@ async def _isolated(agent: Agent[T], ctx: AgentContext, default: T) -> AgentResu
         return AgentResult(default, Provenance(fallback=f"error: {type(exc).__name__}"))
 
 
+def _guard_quote(guard: ComplianceGuard, covered: CoveredRole) -> CoveredRole:
+    """An evidence quote is shown to the rep too: it passes the guard (blocked: no quote)."""
+    if covered.evidence is None:
+        return covered
+    quote = guard.check("decision_chain.evidence", covered.evidence.quote).text or ""
+    return covered.model_copy(update={"evidence": covered.evidence.model_copy(update={"quote": quote})})
+
+
 def _no_chain() -> DecisionChainReport:
     return DecisionChainReport()
 
@@ -286,8 +301,10 @@ def _cited_versions(
     suggestions: list[Suggestion],
     competitor: CompetitorResponse | None,
     chain: DecisionChainReport,
+    guidance: list[Guidance],
 ) -> dict[str, int]:
     cited = [c for s in suggestions for c in s.citations]
+    cited += [c for g in guidance for c in g.citations]
     cited += competitor.citations if competitor else []
     cited += [chain.playbook] if chain.playbook else []
     return {atom_id: versions[atom_id] for atom_id in dict.fromkeys(cited) if atom_id in versions}

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ._chat import ChatModel
-from ._models import CompetitorResponse, DecisionChainReport, Suggestion
+from ._models import CompetitorResponse, DecisionChainReport, Guidance, Suggestion
 from ._settings import Settings
 
 if TYPE_CHECKING:
@@ -76,6 +76,7 @@ class AgentSet:
     reply: Agent[list[Suggestion]]
     competitor: Agent[CompetitorResponse | None]
     decision_chain: Agent[DecisionChainReport]
+    guidance: Agent[list[Guidance]]
     chat_model: ChatModel | None = None
 
 
@@ -86,6 +87,7 @@ def make_agents(settings: Settings, chat_model: ChatModel | None = None) -> Agen
         CompetitorAgent,
         DecisionChainAgent,
         Grounded,
+        GuidanceAgent,
         LLMReplyAgent,
         ReplyAgent,
         WithFallback,
@@ -96,4 +98,10 @@ def make_agents(settings: Settings, chat_model: ChatModel | None = None) -> Agen
     reply: Agent[list[Suggestion]] = grounded
     if chat_model is not None:
         reply = WithFallback(grounded, LLMReplyAgent(chat_model), timeout_s=settings.llm_timeout_s)
-    return AgentSet(reply, Grounded(CompetitorAgent()), Grounded(DecisionChainAgent()), chat_model)
+    return AgentSet(
+        reply,
+        Grounded(CompetitorAgent()),
+        Grounded(DecisionChainAgent()),
+        Grounded(GuidanceAgent()),
+        chat_model,
+    )

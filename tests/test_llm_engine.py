@@ -213,7 +213,8 @@ def test_faults_fall_back_to_the_grounded_engine(
     assert (result.engine, result.model) == ("grounded", "")
     assert result.fallback is not None and result.fallback.reason == reason
     assert result.suggestions == grounded.suggestions
-    assert result.provenance["reply"].model == "gpt-fake"
+    assert result.provenance["reply"].model == "gpt-fake"  # the model asked stays on record
+    assert result.prompt_versions["reply"].startswith("reply@")  # what made the replies shown
     [event] = copilot.audit.events(type="suggestion_shown")
     assert event.engine == "grounded" and event.output is not None
     assert event.output["fallback"] == {"reason": reason}
@@ -262,7 +263,7 @@ def test_without_a_base_url_there_is_no_model(store: ChromaAtomStore, tmp_path: 
     assert copilot.agents.chat_model is None
     result = press(copilot, conversation("01"))
     assert (result.engine, result.fallback, result.model) == ("grounded", None, "")
-    assert "reply" not in result.prompt_versions
+    assert result.prompt_versions["reply"].startswith("reply@")  # the grounded agent's template
 
 
 def test_the_factory_builds_the_configured_model(

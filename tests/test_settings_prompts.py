@@ -16,6 +16,7 @@ from prompts import TEMPLATE_DIR, ChatTemplate, PromptTemplate, load_chat_prompt
 # hash. Changing a template means a new version here; an old line never changes.
 RELEASED = {
     "decision_chain@1": "92baaefa",
+    "reply@1": "845ce298",
     "reply_llm@1": "caa195d9",
 }
 
