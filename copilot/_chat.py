@@ -19,6 +19,7 @@ import inspect
 import json
 import logging
 import ssl
+import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
@@ -125,6 +126,7 @@ class OpenAIChatModel:
         self._api_key = api_key or "not-needed"  # vLLM and Ollama accept any key
         self._ssl: ssl.SSLContext | None = None
         self._chat: ChatOpenAI | None = None
+        self._warming = threading.Lock()
         self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Pool] = weakref.WeakKeyDictionary()
 
     def __repr__(self) -> str:  # never shows the key
@@ -162,12 +164,17 @@ class OpenAIChatModel:
             self._log(started, attempt, "ok")
             return result
 
+    def warm_up_in_background(self) -> None:
+        """Start :meth:`warm_up` in a thread, so it overlaps the other start-up work."""
+        threading.Thread(target=self.warm_up, name="llm-warm-up", daemon=True).start()
+
     def warm_up(self) -> None:
         """Import and build the client before the first press (seconds on a cold, busy
         machine: that must not eat the model's share of a press). No network."""
-        template = self._template()
-        template.with_structured_output(_Probe, method=self.structured_output)  # its lazy imports
-        _ = template.root_async_client.chat.completions  # openai imports its resources on first use
+        with self._warming:
+            template = self._template()
+            template.with_structured_output(_Probe, method=self.structured_output)  # its lazy imports
+            _ = template.root_async_client.chat.completions  # openai imports its resources on first use
 
     def _template(self) -> ChatOpenAI:
         """The configured client, built once; each event loop gets a copy with its own pool."""
