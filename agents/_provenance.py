@@ -15,7 +15,7 @@ import logging
 from collections.abc import Awaitable, Generator
 from typing import Any, Generic, Protocol, TypeVar
 
-from copilot._models import Provenance
+from copilot import Provenance
 from copilot.errors import ModelError
 
 from ._base import AgentContext, AgentResult, PlainAgent

@@ -14,8 +14,10 @@ if TYPE_CHECKING:
     from ._chat import ChatMessage, ChatModel, FunctionChatModel, OpenAIChatModel
     from ._engine import Copilot, redact_conversation
     from ._models import (
+        ATOM_TYPES,
         ROLES,
         STAGES,
+        AtomType,
         CompetitorResponse,
         ComplianceVerdict,
         Conversation,
@@ -29,6 +31,8 @@ if TYPE_CHECKING:
         NextAction,
         Participant,
         Provenance,
+        Role,
+        Stage,
         Suggestion,
         SuggestionSet,
     )
@@ -37,8 +41,10 @@ if TYPE_CHECKING:
 
 _WHERE = {
     "._models": (
+        "ATOM_TYPES",
         "ROLES",
         "STAGES",
+        "AtomType",
         "CompetitorResponse",
         "ComplianceVerdict",
         "Conversation",
@@ -52,6 +58,8 @@ _WHERE = {
         "NextAction",
         "Participant",
         "Provenance",
+        "Role",
+        "Stage",
         "Suggestion",
         "SuggestionSet",
     ),
@@ -63,8 +71,10 @@ _WHERE = {
 _MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
 
 __all__ = [
+    "ATOM_TYPES",
     "ROLES",
     "STAGES",
+    "AtomType",
     "ChatMessage",
     "ChatModel",
     "CompetitorResponse",
@@ -85,7 +95,9 @@ __all__ = [
     "PiiMatch",
     "Provenance",
     "Redactor",
+    "Role",
     "Settings",
+    "Stage",
     "Suggestion",
     "SuggestionSet",
     "find_pii",
