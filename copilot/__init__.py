@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._chat import ChatMessage, ChatModel, FunctionChatModel, OpenAIChatModel
     from ._engine import Copilot, redact_conversation
     from ._models import (
         ATOM_TYPES,
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
         Message,
         NextAction,
         Participant,
+        Provenance,
         Role,
         Stage,
         Suggestion,
@@ -56,11 +58,13 @@ _WHERE = {
         "Message",
         "NextAction",
         "Participant",
+        "Provenance",
         "Role",
         "Stage",
         "Suggestion",
         "SuggestionSet",
     ),
+    "._chat": ("ChatMessage", "ChatModel", "FunctionChatModel", "OpenAIChatModel"),
     "._redact": ("PiiMatch", "Redactor", "find_pii", "redact_text"),
     "._settings": ("Settings",),
     "._untrusted": ("fill_value_ok", "terminal_text"),
@@ -73,6 +77,8 @@ __all__ = [
     "ROLES",
     "STAGES",
     "AtomType",
+    "ChatMessage",
+    "ChatModel",
     "CompetitorResponse",
     "ComplianceVerdict",
     "Conversation",
@@ -82,11 +88,14 @@ __all__ = [
     "DecisionChainReport",
     "Evidence",
     "Fallback",
+    "FunctionChatModel",
     "Guidance",
     "Message",
     "NextAction",
+    "OpenAIChatModel",
     "Participant",
     "PiiMatch",
+    "Provenance",
     "Redactor",
     "Role",
     "Settings",

@@ -13,6 +13,7 @@ what was wrong, where, and how to fix it::
     │   └── AuditIntegrityError     the audit hash chain does not verify
     ├── Busy                    too many presses waiting on this worker: retry in a moment
     ├── ConnectorError          a platform (Slack, WeCom) call or payload failed
+    ├── ModelError              the chat model failed (``reason``: "timeout", "http 500", …)
     └── ComplianceBlocked       an output was blocked and nothing compliant replaced it
 """
 
@@ -32,6 +33,7 @@ __all__ = [
     "ConversationError",
     "CopilotError",
     "InputError",
+    "ModelError",
     "StoreError",
 ]
 
@@ -99,6 +101,17 @@ class Busy(CopilotError):
 
 class ConnectorError(CopilotError):
     """A platform call or payload failed (the message names platform and event)."""
+
+
+class ModelError(CopilotError):
+    """The chat model did not give a usable answer. ``reason`` is short and stable
+    (``"timeout"``, ``"http 500"``, ``"http 429"``, ``"connection refused"``,
+    ``"unparseable"``): it becomes ``SuggestionSet.fallback.reason``."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"chat model failed ({reason}){': ' + detail if detail else ''}")
 
 
 class ComplianceBlocked(CopilotError):
