@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from . import _cli_audit, _cli_knowledge
+from . import _cli_audit, _cli_eval, _cli_knowledge
 from ._cli_common import BadInput, CopilotGroup, load_conversation, out_console, print_json, settings
 
 __all__ = ["main"]
@@ -34,6 +34,7 @@ def main() -> None:
 
 main.add_command(_cli_knowledge.knowledge)
 main.add_command(_cli_audit.audit)
+main.add_command(_cli_eval.eval_group)  # imports evals only when an eval command runs
 
 
 @main.command()

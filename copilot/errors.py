@@ -7,7 +7,8 @@ what was wrong, where, and how to fix it::
     ├── ConfigError             a setting is missing or invalid
     ├── InputError              a file or payload we were given is malformed
     │   ├── AtomValidationError     one or more atom files are invalid (file, line, field)
-    │   └── ConversationError       a conversation document is malformed
+    │   ├── ConversationError       a conversation document is malformed
+    │   └── SuiteError              one or more eval suite files are invalid (file, line, field)
     ├── StoreError              the vector store or audit store failed
     │   └── AuditIntegrityError     the audit hash chain does not verify
     ├── ConnectorError          a platform (Slack, WeCom) call or payload failed
@@ -29,6 +30,8 @@ __all__ = [
     "CopilotError",
     "InputError",
     "StoreError",
+    "SuiteError",
+    "SuiteProblem",
 ]
 
 
@@ -70,6 +73,28 @@ class AtomValidationError(InputError):
 
 class ConversationError(InputError):
     """A conversation document is malformed (the message names file and field)."""
+
+
+@dataclass(frozen=True)
+class SuiteProblem:
+    """One problem found in one eval suite file."""
+
+    path: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.field}: {self.message}"
+
+
+class SuiteError(InputError):
+    """One or more eval suite files are invalid. ``problems`` lists every one found."""
+
+    def __init__(self, problems: list[SuiteProblem]) -> None:
+        self.problems = list(problems)
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"{len(self.problems)} problem(s) in eval suite file(s):\n{lines}")
 
 
 class StoreError(CopilotError):

@@ -1,0 +1,85 @@
+"""Which engine a run uses, and settings read from an env file (for ``eval compare``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from copilot import Settings
+from copilot.errors import ConfigError, InputError
+
+from ._runner import RunConfig
+
+__all__ = ["ENGINES", "EvalSettings", "run_config", "settings_from_env_file"]
+
+ENGINES = ("grounded", "llm")
+# Keys an env file may hold that are for the eval run itself, not the engine.
+EVAL_KEYS = {"COPILOT_EVAL_KB": "kb"}
+
+
+class EvalSettings:
+    """Settings for one side of a comparison, plus eval-only keys (``COPILOT_EVAL_KB``)."""
+
+    def __init__(self, settings: Settings, kb: Path | None = None, name: str = "") -> None:
+        self.settings = settings
+        self.kb = kb
+        self.name = name
+
+
+def settings_from_env_file(path: Path, base: Settings) -> EvalSettings:
+    """``base`` overridden by every ``COPILOT_*`` line of an env file. Unknown names are
+    errors (a typo must not silently compare two identical configurations)."""
+    from dotenv import dotenv_values
+
+    if not path.is_file():
+        raise InputError(f"{path}: no such env file; write COPILOT_* lines, e.g. COPILOT_LLM_MODEL=...")
+    values = dotenv_values(path, encoding="utf-8")
+    known = set(Settings.model_fields)
+    update: dict[str, object] = {}
+    kb: Path | None = None
+    for key, value in values.items():
+        if key in EVAL_KEYS:
+            kb = (path.parent / (value or "")).resolve()
+            continue
+        name = key.removeprefix("COPILOT_").lower()
+        if not key.startswith("COPILOT_") or name not in known:
+            raise InputError(f"{path}: {key} is not a COPILOT_* setting; see the README's settings table")
+        update[name] = value
+    try:
+        settings = Settings.model_validate({**base.model_dump(), **update})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InputError(f"{path}: invalid {first['loc'][0]}: {first['msg']}") from None
+    if kb is not None and not kb.is_dir():
+        raise InputError(f"{path}: COPILOT_EVAL_KB {kb} is not a folder")
+    return EvalSettings(settings, kb, path.name)
+
+
+def run_config(
+    settings: Settings,
+    engine: str | None,
+    *,
+    repeat: int = 1,
+    concurrency: int = 4,
+    use_cache: bool = True,
+    label: str = "",
+) -> RunConfig:
+    """The run's engine: ``grounded`` always works offline; ``llm`` needs a configured model."""
+    chosen = engine or "grounded"
+    if chosen not in ENGINES:
+        raise InputError(f"unknown engine {chosen!r}; use one of {', '.join(ENGINES)}")
+    if chosen == "llm":
+        raise ConfigError(
+            "the LLM engine is not available in this build; run with --engine grounded "
+            "(it needs COPILOT_LLM_BASE_URL and COPILOT_LLM_MODEL once it is)"
+        )
+    notices = [] if use_cache else ["--no-cache: no model responses to cache on the grounded engine"]
+    return RunConfig(
+        settings=settings,
+        engine=chosen,
+        repeat=repeat,
+        concurrency=concurrency,
+        label=label,
+        notices=notices,
+    )
