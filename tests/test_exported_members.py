@@ -16,10 +16,24 @@ def test_all_lists_exactly_the_public_names(name: str) -> None:
     public -= {"annotations", "TYPE_CHECKING", "Any"}  # typing helpers used by __init__ itself
     public -= {n for n in public if isinstance(getattr(module, n, None), type(importlib))}
     exported = set(module.__all__)
-    lazy = {"Copilot", "redact_conversation"} if name == "copilot" else set()
-    assert public | lazy == exported
+    assert public == exported
     for member in exported:
         assert getattr(module, member) is not None
+
+
+def test_help_imports_nothing_heavy() -> None:
+    """`copilot --help` lists every command without importing pydantic, rich or chromadb."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from click.testing import CliRunner; from copilot.cli import main;"
+        "r = CliRunner().invoke(main, ['--help']); assert r.exit_code == 0, r.output;"
+        "heavy = sorted(m for m in ('pydantic', 'rich', 'chromadb', 'numpy') if m in sys.modules);"
+        "print(','.join(heavy))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""
 
 
 def test_engine_is_imported_lazily() -> None:

@@ -1,0 +1,57 @@
+"""The ``copilot`` group: loads each command's module only when that command runs.
+
+``copilot --help`` lists every command from a table of names and one-line help,
+so it imports neither pydantic, rich, chromadb nor the embedding model.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from .errors import CopilotError
+
+__all__ = ["BadInput", "LazyGroup"]
+
+
+class BadInput(click.ClickException):
+    """Bad input from the user: exit code 2, as the CLI contract says."""
+
+    exit_code = 2
+
+
+class LazyGroup(click.Group):
+    """A click group whose commands are ``name -> (module, attribute, one-line help)``.
+
+    Any :class:`CopilotError` a command raises becomes a one-line message and exit
+    code 2, never a traceback; the error's text says what to fix.
+    """
+
+    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str, str]] | None = None, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            module, attribute, _ = self.lazy[cmd_name]
+            command = getattr(importlib.import_module(module, __package__), attribute)
+            assert isinstance(command, click.Command)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, self.lazy[name][2]) for name in sorted(self.lazy)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CopilotError as exc:
+            raise BadInput(str(exc)) from None
