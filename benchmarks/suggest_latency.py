@@ -37,17 +37,17 @@ def generated(base: list[Atom], n: int, seed: int = 7) -> list[Atom]:
     for i in range(n):
         src = rng.choice(reply)
         extra = rng.choice(["", "（第二版）", " (v2)", "，供参考。", " Happy to share details."])
-        out.append(
-            src.model_copy(
-                update={
-                    "id": f"gen-{i:05d}-{src.id}"[:120],
-                    "industries": rng.sample(INDUSTRIES, rng.randint(0, 2)),
-                    "stages": rng.sample(STAGES, rng.randint(0, 3)),
-                    "status": rng.choices(["approved", "draft", "retired"], [8, 1, 1])[0],
-                    "body": f"{src.body}{extra} #{i}",
-                }
-            )
+        status = rng.choices(["approved", "draft", "retired"], [8, 1, 1])[0]
+        data = src.model_dump(exclude={"path"})
+        data.update(
+            id=f"gen-{i:06d}-{src.id}"[:120],
+            industries=rng.sample(INDUSTRIES, rng.randint(0, 2)),
+            stages=rng.sample(STAGES, rng.randint(0, 3)),
+            status=status,
+            approved_by=src.approved_by or ("bench@example.com" if status == "approved" else ""),
+            body=f"{src.body}{extra} #{i}",
         )
+        out.append(Atom.model_validate(data))  # validated: every generated atom is a valid atom
     return out
 
 

@@ -16,7 +16,9 @@ __all__ = ["make_atom_store", "make_audit_store", "make_embedding"]
 def make_embedding(settings: Settings) -> BilingualEmbedding:
     from knowledge import BilingualEmbedding
 
-    return BilingualEmbedding(threads=settings.embedding_threads, cache_dir=settings.cache_path)
+    return BilingualEmbedding(
+        threads=settings.embedding_threads, cache_dir=settings.cache_path, workers=settings.ingest_workers
+    )
 
 
 def make_atom_store(settings: Settings) -> ChromaAtomStore:

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     # 2-core machine more threads made one query 130-220 ms instead of 3 ms (measured).
     # 0 = one per core.
     embedding_threads: int = Field(default=1, ge=0, le=64)
+    # Processes that embed large batches (ingest); 0 = one per core.
+    ingest_workers: int = Field(default=0, ge=0, le=64)
     # Where the precompiled tokenizer and memory-mapped weights live (default home/cache);
     # several homes on one machine may share one.
     cache_dir: Path | None = None

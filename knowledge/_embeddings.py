@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 import time
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import numpy as np
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.utils.embedding_functions import register_embedding_function
 
+from ._encode_pool import EncodePool
 from ._use_model import load_use
 
 __all__ = ["EMBEDDING_NAME", "BilingualEmbedding"]
@@ -26,6 +28,7 @@ __all__ = ["EMBEDDING_NAME", "BilingualEmbedding"]
 log = logging.getLogger("copilot.knowledge.embeddings")
 EMBEDDING_NAME = "copilot-use-multilingual-v3"
 _MAX_CHARS = 2000  # USE's useful context; longer text adds cost, not meaning.
+POOL_MIN = 128  # smaller batches: starting worker processes costs more than it saves
 
 
 _models: dict[int, Any] = {}
@@ -51,11 +54,14 @@ class BilingualEmbedding(EmbeddingFunction[Documents]):
     """USE multilingual v3 as a Chroma embedding function (registered, so a
     persisted collection reopens without passing it again)."""
 
-    def __init__(self, threads: int = 1, *, cache_dir: Path | None = None) -> None:
+    def __init__(self, threads: int = 1, *, cache_dir: Path | None = None, workers: int = 1) -> None:
         self._requested = threads
         self.threads = threads or os.cpu_count() or 1
         self.cache_dir = cache_dir
+        # Batches of at least POOL_MIN texts (ingest) are split over ``workers`` processes.
+        self.workers = workers or os.cpu_count() or 1
         self._model: Any = None
+        self._pool: EncodePool | None = None
 
     def _encoder(self) -> Any:
         if self._model is None:
@@ -66,8 +72,32 @@ class BilingualEmbedding(EmbeddingFunction[Documents]):
         texts = [text[:_MAX_CHARS] for text in input]
         if not texts:
             return []
-        vectors = np.asarray(self._encoder().encode(texts), dtype=np.float32)
+        encoder = self._encoder()  # also writes the cache the worker processes read
+        vectors = None
+        if self.workers > 1 and len(texts) >= POOL_MIN:
+            vectors = self._pool_encode(texts)
+        if vectors is None:
+            vectors = np.asarray(encoder.encode(texts), dtype=np.float32)
         return [row for row in vectors]
+
+    def _pool_encode(self, texts: list[str]) -> np.ndarray | None:
+        """The batch embedded by the worker processes, or None when they cannot run
+        here (e.g. a program read from stdin cannot be re-imported by ``spawn``)."""
+        if self._pool is None:
+            self._pool = EncodePool(self.workers, self.cache_dir)
+        try:
+            return self._pool.encode(texts)
+        except (BrokenProcessPool, OSError) as exc:
+            log.warning("embedding worker processes failed (%s); embedding in this process", exc)
+            self._pool.close()
+            self.workers = 1
+            return None
+
+    def close(self) -> None:
+        """Stop the ingest worker processes, if any were started."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     @staticmethod
     def name() -> str:

@@ -10,7 +10,7 @@ from ._store import AtomStore
 
 __all__ = ["AtomChange", "IngestReport", "ingest_atoms"]
 
-BATCH = 64
+BATCH = 512  # one Chroma write and one parallel embedding per batch
 
 
 @dataclass(frozen=True)

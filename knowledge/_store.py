@@ -260,7 +260,9 @@ class ChromaAtomStore:
         return int(self._col.count())
 
     def close(self) -> None:
-        """Release the client's connections (a server client holds an HTTP pool)."""
+        """Release the client's connections (a server client holds an HTTP pool) and
+        stop the embedding's ingest workers."""
+        self._embedding.close()
         close = getattr(self._client, "close", None)
         if callable(close):
             close()

@@ -54,3 +54,17 @@ def test_unwritable_cache_still_loads(tmp_path: Path, reference: np.ndarray) -> 
     blocker.write_text("not a folder")
     model = load_use(1, blocker / "cache")
     np.testing.assert_array_equal(np.asarray(model.encode(TEXTS)), reference)
+
+
+def test_worker_processes_embed_like_the_parent(model_cache: Path, reference: np.ndarray) -> None:
+    """Ingest-sized batches go to worker processes: same vectors, same order."""
+    from knowledge import BilingualEmbedding
+
+    embedding = BilingualEmbedding(cache_dir=model_cache, workers=2)
+    try:
+        texts = TEXTS[:3] * 50  # 150 short texts: over the pool threshold
+        vectors = np.asarray(embedding(texts))
+        assert embedding._pool is not None and embedding._pool._executor is not None
+    finally:
+        embedding.close()
+    np.testing.assert_allclose(vectors, np.tile(reference[:3], (50, 1)), atol=1e-6)
