@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from copilot._models import CompetitorResponse
-from knowledge import Atom, clauses, normalize
+from knowledge import Atom, clauses, normalize, plain_text
 
 from ._base import AgentContext
 
@@ -111,7 +111,7 @@ class CompetitorAgent:
         card = min(mine, key=lambda c: (c.language != ctx.language, c.id))
         return CompetitorResponse(
             name=hit.canonical,
-            claim=hit.claim,
+            claim=plain_text(hit.claim),
             response=card.fill(**ctx.fill_values()),
             citations=[card.id],
         )

@@ -27,14 +27,14 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from copilot._models import Conversation, CoveredRole, DecisionChainReport, Evidence, NextAction, Role
-from knowledge import Atom
+from knowledge import Atom, plain_text
 from prompts import PromptTemplate, load_prompt
 
 from ._base import AgentContext
 from ._competitor import CompetitorMatcher
 from ._roles import State, fold, joined, mentions, role_of_title, words
 
-__all__ = ["DecisionChainAgent"]
+__all__ = ["DecisionChainAgent", "covered_roles", "stated_roles"]
 
 _QUESTION_ENDS = ("吗", "呢")
 _PUNCT = re.compile(r"[,。!?;\n]|\.(?=\s|$)")  # after folding: ，→, ？→? ！→! ；→;
@@ -75,7 +75,7 @@ class DecisionChainAgent:
         deal = ctx.conversation.deal
         playbook = _playbook_for(ctx.retrieval.playbooks, deal.industry, ctx.language)
         required = list(playbook.required_roles.get(deal.stage, [])) if playbook else []
-        covered = _covered_roles(ctx)
+        covered = covered_roles(ctx)
         covered_names = {c.role for c in covered}
         missing = [role for role in required if role not in covered_names]
         return DecisionChainReport(
@@ -126,7 +126,14 @@ def _playbook_for(playbooks: list[Atom], industry: str, language: str) -> Atom |
     return min(usable, key=rank) if usable else None
 
 
-def _covered_roles(ctx: AgentContext) -> list[CoveredRole]:
+def stated_roles(text: str) -> list[tuple[Role, State]]:
+    """(role, state) that ``text`` states on its own ("感谢技术团队认可方案" → cto approved)."""
+    return [(role, state) for role, state, _ in _statements(text, None, CompetitorMatcher([]))]
+
+
+def covered_roles(ctx: AgentContext) -> list[CoveredRole]:
+    """Roles the conversation shows covered: by a customer participant's title, or by what
+    the customer side says; the strongest state per role, with its evidence."""
     conv = ctx.conversation
     competitors = CompetitorMatcher(ctx.retrieval.battlecards)
     found: dict[Role, CoveredRole] = {}
@@ -148,7 +155,8 @@ def _covered_roles(ctx: AgentContext) -> list[CoveredRole]:
         speaker = speaker_roles.get(message.sender)
         for role, state, quote in _statements(message.text, speaker, competitors):
             who = _name_of(conv, message.sender) if speaker == role else ""
-            keep(CoveredRole(role=role, state=state, who=who, evidence=Evidence(message=index, quote=quote)))
+            evidence = Evidence(message=index, quote=plain_text(quote))
+            keep(CoveredRole(role=role, state=state, who=who, evidence=evidence))
     return sorted(found.values(), key=lambda c: (-_STATE_RANK[c.state], c.role))
 
 
