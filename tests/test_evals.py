@@ -324,3 +324,43 @@ def test_html_report_is_self_contained_and_escaped(tmp_path: Path) -> None:
     assert evil not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<script" not in page and "http" not in page.replace("https://json-schema", "")
     assert "expected" in page and "missing [&#x27;cfo&#x27;]" in page
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
+def test_html_report_in_chromium_runs_nothing_and_loads_nothing(tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    evil = '<img src="http://127.0.0.1:9/x.png" onerror="window.pwned=1"><script>window.pwned=1</script>'
+    path = tmp_path / "r.html"
+    write_report(
+        report(case_result("s/ok", True, 1.0), case_result("s/bad", False, 0.0, text=evil)), "html", path
+    )
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)  # a fresh profile
+        try:
+            page = browser.new_page()
+            requests: list[str] = []
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(path.as_uri())
+            assert page.evaluate("window.pwned") is None
+            assert requests == [path.as_uri()]  # self-contained: no other request
+            first = page.locator("section").first
+            assert first.locator("h3").inner_text() == "FAIL s/bad"
+            assert evil in first.inner_text()  # the suggestion is shown as text beside what was expected
+            assert "missing ['cfo']" in first.inner_text()
+            assert page.title() == "copilot eval: 1/2 passed"
+        finally:
+            browser.close()
