@@ -296,8 +296,25 @@ def _fix_article(before: str, new: str) -> str:
     return before[: m.start(1)] + (article.capitalize() if m[1][0] == "A" else article) + m[2]
 
 
-def _repair(text: str, rule: str) -> tuple[str, list[str]]:
-    """``text`` with every term of ``rule`` replaced (leftmost, then longest, then table order)."""
+_OPEN_QUOTES = "\"'“‘「『《〈"
+_CLOSE_QUOTES = "\"'”’」』》〉"
+# What a repair must not leave behind: an empty quotation, doubled punctuation, a dangling
+# article or a sentence that starts with punctuation.
+_BROKEN = re.compile(
+    r"\"\"|“”|‘’|「」|『』|《》|''|[，、；：,;:]\s*[，。、；：！？,.;:!?]|(?<![A-Za-z])(?:a|an)\s+[,.;:!?]"
+    r"|^\s*[，。、；：,;:]|\s{2,}(?=\S)"
+)
+
+
+def _quoted(text: str, start: int, end: int) -> bool:
+    """A term in quotation marks is being mentioned, not claimed ("不得使用“最好”等用语")."""
+    before, after = text[start - 1 : start], text[end : end + 1]
+    return (bool(before) and before in _OPEN_QUOTES) or (bool(after) and after in _CLOSE_QUOTES)
+
+
+def _repair(text: str, rule: str) -> tuple[str, list[str], str]:
+    """``text`` with every term of ``rule`` replaced (leftmost, then longest, then table order),
+    the changes, and why the result would not stay a sentence ("" when it would)."""
     folded, index = _fold(text)
     found = [
         (m.start(), m.start() - m.end(), order, m.end(), term[2])
@@ -306,16 +323,22 @@ def _repair(text: str, rule: str) -> tuple[str, list[str]]:
     ]
     pieces: list[str] = []
     changes: list[str] = []
+    broken = ""
     pos = 0
     for fstart, _, _, fend, replace in sorted(found, key=lambda f: f[:3]):
         start, end = _span(index, fstart, fend)
         if start < pos:
             continue
+        if _quoted(text, start, end):
+            broken = broken or f'"{text[start:end]}" is quoted: rewording it would misquote'
         new = _match_case(text, start, end, replace(folded, fstart, fend))
         pieces += (_fix_article(text[pos:start], new), new)
         changes.append(f'"{text[start:end]}" → "{new}"')
         pos = end
-    return "".join([*pieces, text[pos:]]), changes
+    result = "".join([*pieces, text[pos:]])
+    if changes and not broken and (bad := _BROKEN.search(result)) and not _BROKEN.search(text):
+        broken = f'rewording leaves broken text ("{bad.group(0).strip() or bad.group(0)}")'
+    return result, changes, broken
 
 
 # --- disparagement --------------------------------------------------------------------------
@@ -380,7 +403,10 @@ class ComplianceGuard:
                 return GuardResult(None, blocked)
             changed = False
             for rule in _REPAIRS if round_ < _MAX_ROUNDS else ():
-                text, changes = _repair(text, rule)
+                text, changes, broken = _repair(text, rule)
+                if broken:  # block rather than show what is no longer a sentence
+                    detail = "; ".join([*changes, broken])
+                    return GuardResult(None, [self._verdict(target, rule, detail, "blocked")])
                 details.setdefault(rule, []).extend(changes)
                 changed = changed or bool(changes)
             if not changed:
@@ -417,6 +443,8 @@ class ComplianceGuard:
                 insults.append(f'"{term}" in a sentence about {subject}')
         return "competitor-disparagement", "; ".join(dict.fromkeys(insults))
 
-    def _verdict(self, target: str, rule_id: str, detail: str) -> ComplianceVerdict:
-        basis, action = self._basis[rule_id], _RULES[rule_id].action
+    def _verdict(
+        self, target: str, rule_id: str, detail: str, action: Literal["repaired", "blocked"] | None = None
+    ) -> ComplianceVerdict:
+        basis, action = self._basis[rule_id], action or _RULES[rule_id].action
         return ComplianceVerdict(target=target, rule=rule_id, basis=basis, action=action, detail=detail)
