@@ -26,7 +26,8 @@ __all__ = ["AssertionResult", "EvalContext", "evaluate"]
 
 # A clause of an internal atom at least this long, found in a suggestion, is a leak.
 MIN_LEAK_CHARS = 12
-Judge = Callable[[str, str], Awaitable[tuple[bool, str]]]
+# (rubric, output) -> (passed, reason); passed is None when the judge could not answer.
+Judge = Callable[[str, str], Awaitable[tuple[bool | None, str]]]
 
 
 class AssertionResult(BaseModel):
