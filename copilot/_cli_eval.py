@@ -109,7 +109,7 @@ def run(
     from evals._configs import run_config
 
     config = run_config(settings(), engine, repeat=repeat, concurrency=concurrency, use_cache=not no_cache)
-    cases = _load(paths, tags, kb)
+    cases = _load(paths, tags, kb, config.engine)
     before = load_report(baseline) if baseline else None
     report = _execute(cases, config, quiet=as_json)
     if before is not None and baseline is not None:
@@ -161,11 +161,11 @@ def compare_cmd(
     from evals._configs import run_config, settings_from_env_file
 
     base = settings()
-    cases = _load(paths, tags, None)
     sides: list[Report] = []
     for env in (env_a, env_b):
         side = settings_from_env_file(env, base)
         config = run_config(side.settings, engine, repeat=repeat, concurrency=concurrency, label=side.name)
+        cases = _load(paths, tags, None, config.engine)
         mine = [dataclasses.replace(c, kb=side.kb) for c in cases] if side.kb else cases
         sides.append(_execute(mine, config, quiet=as_json))
     a, b = sides
@@ -176,12 +176,12 @@ def compare_cmd(
     _print_compare(a, b, disagree)
 
 
-def _load(paths: tuple[Path, ...], tags: tuple[str, ...], kb: Path | None) -> list[LoadedCase]:
+def _load(paths: tuple[Path, ...], tags: tuple[str, ...], kb: Path | None, engine: str) -> list[LoadedCase]:
     from evals import load_suites
 
-    cases = load_suites(list(paths), tags=tags)
+    cases = load_suites(list(paths), tags=tags, engine=engine)
     if not cases:
-        raise BadInput(f"no case carries the tag(s) {', '.join(tags)}; check --filter")
+        raise BadInput(f"no case for engine {engine} carries the tag(s) {', '.join(tags)}; check --filter")
     if kb is not None:
         cases = [dataclasses.replace(c, kb=kb.resolve()) for c in cases]
     return cases

@@ -62,8 +62,11 @@ def suite_files(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
-def load_suites(paths: Sequence[Path], *, tags: Sequence[str] = ()) -> list[LoadedCase]:
-    """Every case of every suite under ``paths``; with ``tags``, only cases carrying one."""
+def load_suites(
+    paths: Sequence[Path], *, tags: Sequence[str] = (), engine: str | None = None
+) -> list[LoadedCase]:
+    """Every case of every suite under ``paths``; with ``tags``, only cases carrying one;
+    with ``engine``, only cases meant for it (a case's ``engines``, empty = all)."""
     problems: list[SuiteProblem] = []
     cases: list[LoadedCase] = []
     names: dict[str, Path] = {}
@@ -84,6 +87,8 @@ def load_suites(paths: Sequence[Path], *, tags: Sequence[str] = ()) -> list[Load
     if tags:
         wanted = set(tags)
         cases = [c for c in cases if wanted & set(c.tags)]
+    if engine:
+        cases = [c for c in cases if not c.case.engines or engine in c.case.engines]
     return cases
 
 

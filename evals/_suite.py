@@ -221,6 +221,9 @@ class Case(_Model):
         )
     )
     deal: Deal | None = Field(default=None, description="Overrides the conversation's deal.")
+    engines: list[Literal["grounded", "llm"]] = Field(
+        default_factory=list, description="Run only on these engines (default: every engine)."
+    )
     assertions: list[Assertion] = Field(alias="assert", min_length=1)
     threshold: float = Field(
         default=1.0, ge=0, le=1, description="Weighted share of assertions that must pass."

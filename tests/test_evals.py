@@ -115,6 +115,9 @@ def test_filter_by_tag(tmp_path: Path) -> None:
     tagged = SUITE.replace("  - id: one\n", "  - id: one\n    tags: [zh]\n")
     assert len(load_suites([write(tmp_path, tagged)], tags=["zh"])) == 1
     assert load_suites([write(tmp_path, tagged)], tags=["en"]) == []
+    only_llm = SUITE.replace("  - id: one\n", "  - id: one\n    engines: [llm]\n")
+    assert load_suites([write(tmp_path, only_llm)], engine="grounded") == []
+    assert len(load_suites([write(tmp_path, only_llm)], engine="llm")) == 1
 
 
 def test_schema_file_is_generated_from_the_models() -> None:

@@ -168,7 +168,7 @@ def test_bad_input_exits_2_naming_file_line_and_field(home: Path, tmp_path: Path
     code, out = cli("eval", "run", str(bad))
     assert code == 2 and f"{bad}:5: cases[0].assert[0].atoms: required field is missing" in out
     code, out = cli("eval", "run", str(ROOT / "evals" / "suites"), "--filter", "no-such-tag")
-    assert code == 2 and "no case carries the tag(s) no-such-tag" in out
+    assert code == 2 and "no case for engine grounded carries the tag(s) no-such-tag" in out
     code, out = cli("eval", "run", str(tmp_path / "missing-dir"))
     assert code == 2 and "no such file or folder" in out
 
