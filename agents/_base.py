@@ -1,16 +1,22 @@
-"""The protocol every agent implements, and the context one Suggest press gives them."""
+"""The protocol every agent implements, and the context one Suggest press gives them.
+
+An :class:`Agent` returns its value with provenance (:class:`AgentResult`). The
+grounded agents are written as :class:`PlainAgent` (value only) and wrapped by
+``agents.Grounded``; the LLM ones sit behind ``agents.WithFallback``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
-from typing import Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
-from copilot._models import Conversation
+from copilot._models import CompetitorResponse, Conversation, DecisionChainReport, Guidance, Provenance
 from knowledge import Retrieval
 
-__all__ = ["Agent", "AgentContext"]
+__all__ = ["Agent", "AgentContext", "AgentResult", "PlainAgent"]
 
+T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 
 
@@ -22,6 +28,10 @@ class AgentContext:
     language: str
     retrieval: Retrieval
     today: date
+    # What the grounded agents found, for agents that run after them (the LLM reply).
+    competitor: CompetitorResponse | None = None
+    decision_chain: DecisionChainReport | None = None
+    guidance: list[Guidance] = field(default_factory=list)
 
     def fill_values(self) -> dict[str, str]:
         deal = self.conversation.deal
@@ -39,8 +49,25 @@ class AgentContext:
         return [(i, m.text) for i, m in enumerate(conv.messages) if conv.side_of(m) == "customer"]
 
 
+@dataclass(frozen=True)
+class AgentResult(Generic[T_co]):
+    """An agent's value and where it came from."""
+
+    value: T_co
+    provenance: Provenance
+
+
 class Agent(Protocol[T_co]):
-    """One agent: a name (used in timings and prompt versions) and one coroutine."""
+    """One agent: a name (used in timings and prompt versions) and one coroutine
+    returning its value with provenance."""
+
+    name: str
+
+    async def run(self, ctx: AgentContext) -> AgentResult[T_co]: ...
+
+
+class PlainAgent(Protocol[T_co]):
+    """A grounded agent that returns its value alone (wrapped by ``agents.Grounded``)."""
 
     name: str
 

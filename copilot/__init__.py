@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._chat import ChatMessage, ChatModel, FunctionChatModel, OpenAIChatModel
     from ._engine import Copilot, redact_conversation
     from ._models import (
         ROLES,
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
         Message,
         NextAction,
         Participant,
+        Provenance,
         Suggestion,
         SuggestionSet,
     )
@@ -49,9 +51,11 @@ _WHERE = {
         "Message",
         "NextAction",
         "Participant",
+        "Provenance",
         "Suggestion",
         "SuggestionSet",
     ),
+    "._chat": ("ChatMessage", "ChatModel", "FunctionChatModel", "OpenAIChatModel"),
     "._redact": ("PiiMatch", "Redactor", "find_pii", "redact_text"),
     "._settings": ("Settings",),
     "._engine": ("Copilot", "redact_conversation"),
@@ -61,6 +65,8 @@ _MODULE_OF = {name: module for module, names in _WHERE.items() for name in names
 __all__ = [
     "ROLES",
     "STAGES",
+    "ChatMessage",
+    "ChatModel",
     "CompetitorResponse",
     "ComplianceVerdict",
     "Conversation",
@@ -70,11 +76,14 @@ __all__ = [
     "DecisionChainReport",
     "Evidence",
     "Fallback",
+    "FunctionChatModel",
     "Guidance",
     "Message",
     "NextAction",
+    "OpenAIChatModel",
     "Participant",
     "PiiMatch",
+    "Provenance",
     "Redactor",
     "Settings",
     "Suggestion",

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ._cli_common import BadInput, load_conversation, out_console, print_json, settings
+
+if TYPE_CHECKING:
+    from ._engine import Copilot
+    from ._models import Conversation, SuggestionSet
 
 __all__ = ["demo", "suggest"]
 
@@ -40,13 +45,20 @@ def suggest(conversation_path: Path, actor: str | None, as_json: bool) -> None:
         if not copilot.store.count():
             raise BadInput("the knowledge base is empty; run: copilot knowledge ingest examples/kb")
         copilot.warm_up()  # model load is process start, not part of the press's timings
-        result = asyncio.run(copilot.suggest(conversation, actor=actor))
+        result = asyncio.run(_press(copilot, conversation, actor))
     finally:
         copilot.close()
     if as_json:
         print_json(result.model_dump(mode="json"))
     else:
         out_console.print(suggestion_panel(conversation, result, title=conversation_path.name))
+
+
+async def _press(copilot: Copilot, conversation: Conversation, actor: str | None) -> SuggestionSet:
+    try:
+        return await copilot.suggest(conversation, actor=actor)
+    finally:
+        await copilot.aclose()  # the chat model's connections, if one is configured
 
 
 @click.command()
@@ -81,6 +93,6 @@ def demo(kb: Path | None, conversations: Path | None, as_json: bool) -> None:
             raise BadInput(f"{folder} not found; pass --kb and --conversations folders")
     config = settings()
     demo_settings = config.model_copy(
-        update={"home": config.home / "demo", "chroma_url": None, "database_url": None}
+        update={"home": config.home / "demo", "chroma_url": None, "database_url": None, "llm_base_url": None}
     )
     run_demo(demo_settings, kb, conversations, as_json=as_json)

@@ -8,27 +8,24 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from agents import (
-    AgentContext,
-    CompetitorAgent,
-    ComplianceGuard,
-    DecisionChainAgent,
-    GuidanceAgent,
-    ReplyAgent,
-)
+from agents import Agent, AgentContext, AgentResult, ComplianceGuard
 from audit import AuditEvent, canonical_json
 from knowledge import Retriever, detect_language
 
+from ._chat import ChatModel
 from ._models import (
     CompetitorResponse,
     ComplianceVerdict,
     Conversation,
     CoveredRole,
     DecisionChainReport,
+    Fallback,
     Guidance,
+    Provenance,
     Suggestion,
     SuggestionSet,
 )
@@ -42,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["Copilot", "redact_conversation"]
 
 log = logging.getLogger("copilot.engine")
+T = TypeVar("T")
 SHOWN = 3
 QUERY_MESSAGES = 3
 
@@ -68,10 +66,9 @@ class Copilot:
     """Runs the agents for one Suggest press and appends the result to the audit log.
 
     Built from settings by :meth:`open`; tests and benchmarks may pass their own
-    store and audit log. ``today`` decides which atoms have expired.
+    store and audit log, and evals their own ``chat_model`` (else the one the
+    settings configure, if any). ``today`` decides which atoms have expired.
     """
-
-    engine = "grounded"
 
     def __init__(
         self,
@@ -80,16 +77,16 @@ class Copilot:
         audit: AuditStore,
         *,
         today: Callable[[], date] = date.today,
+        chat_model: ChatModel | None = None,
     ) -> None:
+        from ._factories import make_agents
+
         self.settings = settings
         self.store = store
         self.audit = audit
         self.today = today
         self.retriever = Retriever(store, k=settings.retrieve_k)
-        self.reply_agent = ReplyAgent()
-        self.competitor_agent = CompetitorAgent()
-        self.chain_agent = DecisionChainAgent()
-        self.guidance_agent = GuidanceAgent()
+        self.agents = make_agents(settings, chat_model)
         self._guards: dict[tuple[str, ...], ComplianceGuard] = {}
 
     @classmethod
@@ -105,10 +102,19 @@ class Copilot:
         self.retriever.retrieve(
             ["warm up", "预热"], language="zh", industry="", stage="discovery", today=self.today()
         )
+        warm = getattr(self.agents.chat_model, "warm_up", None)
+        if callable(warm):
+            warm()
 
     def close(self) -> None:
         self.audit.close()
         self.store.close()
+
+    async def aclose(self) -> None:
+        """Close the chat model's connections of the running event loop (if any)."""
+        close = getattr(self.agents.chat_model, "aclose", None)
+        if callable(close):
+            await close()
 
     async def suggest(self, conversation: Conversation, *, actor: str | None = None) -> SuggestionSet:
         """Three compliant suggestions, competitor answer, decision-chain gaps; logged first."""
@@ -131,31 +137,44 @@ class Copilot:
         )
         mark = _lap(timings, "retrieve", mark)
         ctx = AgentContext(conversation=redacted, language=language, retrieval=retrieval, today=today)
-        replies, competitor, chain, guidance = await asyncio.gather(
-            self.reply_agent.run(ctx),
-            self.competitor_agent.run(ctx),
-            self.chain_agent.run(ctx),
-            self.guidance_agent.run(ctx),
+        agents = self.agents
+        competitor, chain, guidance = await asyncio.gather(
+            _isolated(agents.competitor, ctx, None),
+            _isolated(agents.decision_chain, ctx, _no_chain()),
+            _isolated(agents.guidance, ctx, []),
+        )
+        ctx = replace(ctx, competitor=competitor.value, decision_chain=chain.value, guidance=guidance.value)
+        # The reply agent (maybe a model call) runs while the other outputs are guarded.
+        reply_task = asyncio.create_task(_isolated(agents.reply, ctx, []))
+        guarded_competitor, guarded_chain, other_verdicts = await asyncio.to_thread(
+            self._guard_others, competitor.value, chain.value, ctx
         )
         mark = _lap(timings, "agents", mark)
-        suggestions, competitor, chain, verdicts = self._guard(replies, competitor, chain, ctx)
+        reply = await reply_task
+        mark = _lap(timings, "reply", mark)
+        suggestions, reply_verdicts = await asyncio.to_thread(self._guard_replies, reply.value, ctx)
         mark = _lap(timings, "guard", mark)
+        provenance = {agents.reply.name: reply.provenance, agents.competitor.name: competitor.provenance}
+        provenance[agents.decision_chain.name] = chain.provenance
+        provenance[agents.guidance.name] = guidance.provenance
+        used_model = reply.provenance.engine == "llm"
+        reason = reply.provenance.fallback if reply.provenance.model else None
         result = SuggestionSet(
             id=f"ss-{uuid.uuid4().hex[:16]}",
             conversation_id=redacted.id,
-            engine=self.engine,
+            engine="llm" if used_model else "grounded",
+            fallback=Fallback(reason=reason) if reason else None,
+            model=reply.provenance.model if used_model else "",
             language="zh" if language == "zh" else "en",
             suggestions=suggestions,
-            competitor=competitor,
-            decision_chain=chain,
-            guidance=guidance,
-            compliance=verdicts,
-            prompt_versions={
-                self.chain_agent.name: self.chain_agent.prompt.version,
-                self.reply_agent.name: self.reply_agent.prompt.version,
-            },
+            competitor=guarded_competitor,
+            decision_chain=guarded_chain,
+            guidance=guidance.value,
+            compliance=reply_verdicts + other_verdicts,
+            prompt_versions={name: p.prompt for name, p in provenance.items() if p.prompt},
+            provenance=provenance,
             atom_versions=_cited_versions(
-                retrieval.atom_versions(), suggestions, competitor, chain, guidance
+                retrieval.atom_versions(), suggestions, guarded_competitor, guarded_chain, guidance.value
             ),
             timings_ms={},
         )
@@ -165,15 +184,12 @@ class Copilot:
         timings.update({f"retrieve.{k}": v for k, v in retrieval.timings_ms.items()})
         return result.model_copy(update={"timings_ms": {k: round(v, 2) for k, v in timings.items()}})
 
-    def _guard(
-        self,
-        replies: list[Suggestion],
-        competitor: CompetitorResponse | None,
-        chain: DecisionChainReport,
-        ctx: AgentContext,
-    ) -> tuple[list[Suggestion], CompetitorResponse | None, DecisionChainReport, list[ComplianceVerdict]]:
-        """Every text shown to the rep passes the guard: repaired, or dropped when blocked."""
-        guard = self._guard_for(tuple(n for card in ctx.retrieval.battlecards for n in card.competitors))
+    def _guard_replies(
+        self, replies: list[Suggestion], ctx: AgentContext
+    ) -> tuple[list[Suggestion], list[ComplianceVerdict]]:
+        """Every reply shown passes the guard, model-written or not: repaired, or
+        dropped when blocked (the next candidate takes its place)."""
+        guard = self._guard_for(ctx)
         verdicts: list[ComplianceVerdict] = []
         shown: list[Suggestion] = []
         for index, suggestion in enumerate(replies):
@@ -186,6 +202,14 @@ class Copilot:
                 continue
             verdicts += checked.verdicts
             shown.append(suggestion.model_copy(update={"text": checked.text}))
+        return shown, verdicts
+
+    def _guard_others(
+        self, competitor: CompetitorResponse | None, chain: DecisionChainReport, ctx: AgentContext
+    ) -> tuple[CompetitorResponse | None, DecisionChainReport, list[ComplianceVerdict]]:
+        """The competitor answer and the next action pass the same guard."""
+        guard = self._guard_for(ctx)
+        verdicts: list[ComplianceVerdict] = []
         if competitor is not None:
             checked = guard.check("competitor", competitor.response)
             claim = guard.check("competitor.claim", competitor.claim).text or ""
@@ -200,10 +224,11 @@ class Copilot:
                 None if checked.text is None else chain.next_action.model_copy(update={"text": checked.text})
             )
             chain = chain.model_copy(update={"next_action": action})
-        return shown, competitor, chain, verdicts
+        return competitor, chain, verdicts
 
-    def _guard_for(self, names: tuple[str, ...]) -> ComplianceGuard:
+    def _guard_for(self, ctx: AgentContext) -> ComplianceGuard:
         """One guard per set of competitor names (its patterns compile once)."""
+        names = tuple(n for card in ctx.retrieval.battlecards for n in card.competitors)
         guard = self._guards.get(names)
         if guard is None:
             guard = self._guards[names] = ComplianceGuard(
@@ -239,12 +264,25 @@ class Copilot:
         self.audit.append([event])
 
 
+async def _isolated(agent: Agent[T], ctx: AgentContext, default: T) -> AgentResult[T]:
+    """One agent's failure costs its own part of the answer, never the press."""
+    try:
+        return await agent.run(ctx)
+    except Exception as exc:  # an agent's bug must not fail the button
+        log.exception("agent %s failed; its part of the answer is left empty", agent.name)
+        return AgentResult(default, Provenance(fallback=f"error: {type(exc).__name__}"))
+
+
 def _guard_quote(guard: ComplianceGuard, covered: CoveredRole) -> CoveredRole:
     """An evidence quote is shown to the rep too: it passes the guard (blocked: no quote)."""
     if covered.evidence is None:
         return covered
     quote = guard.check("decision_chain.evidence", covered.evidence.quote).text or ""
     return covered.model_copy(update={"evidence": covered.evidence.model_copy(update={"quote": quote})})
+
+
+def _no_chain() -> DecisionChainReport:
+    return DecisionChainReport()
 
 
 def _lap(timings: dict[str, float], name: str, since: float) -> float:

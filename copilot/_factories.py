@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ._chat import ChatModel
+from ._models import CompetitorResponse, DecisionChainReport, Guidance, Suggestion
 from ._settings import Settings
 
 if TYPE_CHECKING:
+    from agents import Agent
     from audit import AuditStore
     from knowledge import BilingualEmbedding, ChromaAtomStore
 
-__all__ = ["make_atom_store", "make_audit_store", "make_embedding"]
+    from ._chat import OpenAIChatModel
+
+__all__ = [
+    "AgentSet",
+    "make_agents",
+    "make_atom_store",
+    "make_audit_store",
+    "make_chat_model",
+    "make_embedding",
+]
 
 
 def make_embedding(settings: Settings) -> BilingualEmbedding:
@@ -37,3 +50,58 @@ def make_audit_store(settings: Settings) -> AuditStore:
 
     settings.home.mkdir(parents=True, exist_ok=True)
     return open_audit_store(settings.database_url or settings.audit_path)
+
+
+def make_chat_model(settings: Settings) -> OpenAIChatModel | None:
+    """The OpenAI-compatible model when ``COPILOT_LLM_BASE_URL`` is set, else none
+    (no network, no key: the grounded engine alone)."""
+    if not settings.llm_base_url:
+        return None
+    from ._chat import OpenAIChatModel
+
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    return OpenAIChatModel(
+        base_url=settings.llm_base_url,
+        model=settings.llm_model,
+        api_key=key,
+        timeout_s=settings.llm_timeout_s,
+        structured_output=settings.llm_structured_output,
+    )
+
+
+@dataclass(frozen=True)
+class AgentSet:
+    """The agents of one press, each answering with provenance."""
+
+    reply: Agent[list[Suggestion]]
+    competitor: Agent[CompetitorResponse | None]
+    decision_chain: Agent[DecisionChainReport]
+    guidance: Agent[list[Guidance]]
+    chat_model: ChatModel | None = None
+
+
+def make_agents(settings: Settings, chat_model: ChatModel | None = None) -> AgentSet:
+    """Grounded agents; the reply agent becomes LLM-with-grounded-fallback when a chat
+    model is given or configured."""
+    from agents import (
+        CompetitorAgent,
+        DecisionChainAgent,
+        Grounded,
+        GuidanceAgent,
+        LLMReplyAgent,
+        ReplyAgent,
+        WithFallback,
+    )
+
+    chat_model = chat_model or make_chat_model(settings)
+    grounded = Grounded(ReplyAgent())
+    reply: Agent[list[Suggestion]] = grounded
+    if chat_model is not None:
+        reply = WithFallback(grounded, LLMReplyAgent(chat_model), timeout_s=settings.llm_timeout_s)
+    return AgentSet(
+        reply,
+        Grounded(CompetitorAgent()),
+        Grounded(DecisionChainAgent()),
+        Grounded(GuidanceAgent()),
+        chat_model,
+    )

@@ -28,6 +28,7 @@ __all__ = [
     "Message",
     "NextAction",
     "Participant",
+    "Provenance",
     "Role",
     "Stage",
     "Suggestion",
@@ -151,6 +152,19 @@ class Fallback(_Model):
     reason: str
 
 
+class Provenance(_Model):
+    """Where one agent's value came from: the engine that produced what is shown, the
+    model asked (if any), the prompt ``name@version+sha256[:8]``, and why the model's
+    output was not used (``fallback``) or what was dropped or replaced in it."""
+
+    engine: Literal["grounded", "llm"] = "grounded"
+    model: str = ""
+    prompt: str = ""
+    fallback: str | None = None
+    dropped_citations: int = 0
+    replaced: list[str] = Field(default_factory=list)
+
+
 class CompetitorResponse(_Model):
     name: str
     claim: str = ""
@@ -204,5 +218,6 @@ class SuggestionSet(_Model):
     guidance: list[Guidance] = Field(default_factory=list)
     compliance: list[ComplianceVerdict] = Field(default_factory=list)
     prompt_versions: dict[str, str] = Field(default_factory=dict)
+    provenance: dict[str, Provenance] = Field(default_factory=dict)
     atom_versions: dict[str, int] = Field(default_factory=dict)
     timings_ms: dict[str, float] = Field(default_factory=dict)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -46,6 +47,18 @@ class Settings(BaseSettings):
     )
     discount_policy_basis: str = Field(
         default="《价格授权制度》", min_length=1, description="Cited when a discount is blocked."
+    )
+    # LLM engine: off unless a base URL is given (then replies come from the model,
+    # checked for grounding and compliance, with the grounded engine as fallback).
+    llm_base_url: str | None = Field(default=None, description="OpenAI-compatible API base URL.")
+    llm_model: str = Field(default="gpt-4o-mini", min_length=1)
+    llm_api_key: SecretStr | None = None
+    llm_timeout_s: float = Field(
+        default=2.5, gt=0, le=60, description="The model's share of one Suggest press, retries included."
+    )
+    llm_structured_output: Literal["json_schema", "function_calling", "json_mode"] = Field(
+        default="json_schema",
+        description="How JSON is asked for: response_format json_schema, a tool call, or json_object.",
     )
     log_level: str = "WARNING"
 

@@ -12,6 +12,7 @@ what was wrong, where, and how to fix it::
     ├── StoreError              the vector store or audit store failed
     │   └── AuditIntegrityError     the audit hash chain does not verify
     ├── ConnectorError          a platform (Slack, WeCom) call or payload failed
+    ├── ModelError              the chat model failed (``reason``: "timeout", "http 500", …)
     └── ComplianceBlocked       an output was blocked and nothing compliant replaced it
 """
 
@@ -29,6 +30,7 @@ __all__ = [
     "ConversationError",
     "CopilotError",
     "InputError",
+    "ModelError",
     "StoreError",
     "SuiteError",
     "SuiteProblem",
@@ -111,6 +113,17 @@ class AuditIntegrityError(StoreError):
 
 class ConnectorError(CopilotError):
     """A platform call or payload failed (the message names platform and event)."""
+
+
+class ModelError(CopilotError):
+    """The chat model did not give a usable answer. ``reason`` is short and stable
+    (``"timeout"``, ``"http 500"``, ``"http 429"``, ``"connection refused"``,
+    ``"unparseable"``): it becomes ``SuggestionSet.fallback.reason``."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"chat model failed ({reason}){': ' + detail if detail else ''}")
 
 
 class ComplianceBlocked(CopilotError):

@@ -1,5 +1,5 @@
 """Versioned prompt templates (data files) and their loader."""
 
-from ._loader import TEMPLATE_DIR, PromptTemplate, load_prompt
+from ._loader import TEMPLATE_DIR, ChatTemplate, PromptTemplate, load_chat_prompt, load_prompt
 
-__all__ = ["TEMPLATE_DIR", "PromptTemplate", "load_prompt"]
+__all__ = ["TEMPLATE_DIR", "ChatTemplate", "PromptTemplate", "load_chat_prompt", "load_prompt"]

@@ -14,6 +14,7 @@ import pytest
 from audit import SQLiteAuditStore
 from copilot import Conversation, Copilot, Settings, SuggestionSet
 from knowledge import CJK, BilingualEmbedding, ChromaAtomStore, chat_length, ingest_atoms, load_atoms
+from prompts import load_prompt
 
 TODAY = date(2026, 11, 22)
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -72,7 +73,13 @@ def test_every_sample_gets_three_distinct_sendable_suggestions(copilot: Copilot,
         assert not [s for s in secret if s in suggestion.text], "internal text offered as a reply"
     assert result.suggestions[0].citations  # the top reply is grounded in an atom (or a policy's rule)
     assert result.engine == "grounded"
-    assert result.prompt_versions == {"decision_chain": "1", "reply": "1"}
+    assert result.fallback is None and result.model == ""
+    assert result.prompt_versions == {
+        "decision_chain": load_prompt("decision_chain").ref,
+        "reply": load_prompt("reply").ref,
+        "guidance": load_prompt("reply").ref,  # the guidance labels live in the reply template
+    }
+    assert {p.engine for p in result.provenance.values()} == {"grounded"}
     assert set(result.atom_versions) >= set(cited(result))
 
 

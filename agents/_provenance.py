@@ -1,0 +1,99 @@
+"""Values with provenance: the grounded wrapper and the LLM-with-fallback wrapper.
+
+Every agent the engine runs returns an :class:`AgentResult`: its value and a
+:class:`copilot.Provenance` (engine, model, prompt ``name@version+sha256[:8]``,
+fallback reason). :class:`Grounded` gives a plain grounded agent that shape;
+:class:`WithFallback` runs the grounded agent first (milliseconds, deterministic),
+then the LLM agent under the model's deadline, and returns the grounded value with
+the reason when the model times out, errors or fails validation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Generic, Protocol, TypeVar
+
+from copilot._models import Provenance
+from copilot.errors import ModelError
+
+from ._base import AgentContext, AgentResult, PlainAgent
+
+__all__ = ["Grounded", "LLMAgent", "Ungrounded", "WithFallback"]
+
+log = logging.getLogger("copilot.agents")
+T = TypeVar("T")
+
+
+class Ungrounded(Exception):
+    """The model's whole answer failed validation; ``reason`` starts with ``"ungrounded: "``."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class LLMAgent(Protocol[T]):
+    """An agent backed by a chat model; it sees the grounded value (to fill gaps)."""
+
+    name: str
+    model: str
+    prompt: str
+
+    async def run(self, ctx: AgentContext, grounded: T) -> AgentResult[T]: ...
+
+
+class Grounded(Generic[T]):
+    """A plain grounded agent, answering with provenance (its prompt's ref, if it has one)."""
+
+    def __init__(self, agent: PlainAgent[T]) -> None:
+        self.agent = agent
+        self.name = agent.name
+        template = getattr(agent, "prompt", None)
+        self.prompt: str = getattr(template, "ref", "")
+
+    async def run(self, ctx: AgentContext) -> AgentResult[T]:
+        """Runs the agent's CPU-bound work off the event loop, so a server stays responsive."""
+        value = await asyncio.to_thread(_drive, self.agent, ctx)
+        return AgentResult(value, Provenance(engine="grounded", prompt=self.prompt))
+
+
+def _drive(agent: PlainAgent[T], ctx: AgentContext) -> T:
+    """Run a grounded agent (a coroutine that never waits on I/O) to completion."""
+    return asyncio.run(agent.run(ctx))
+
+
+class WithFallback(Generic[T]):
+    """The LLM agent under ``timeout_s``, the grounded agent's value as the safety net.
+
+    A model enforces ``timeout_s`` on itself (and so can name a better reason than
+    "timeout", e.g. "connection refused" after its last retry); the wrapper's own
+    deadline, ``GRACE_S`` later, catches one that does not.
+    """
+
+    GRACE_S = 0.5
+
+    def __init__(self, grounded: Grounded[T], llm: LLMAgent[T], *, timeout_s: float) -> None:
+        self.grounded = grounded
+        self.llm = llm
+        self.name = grounded.name
+        self.timeout_s = timeout_s
+
+    async def run(self, ctx: AgentContext) -> AgentResult[T]:
+        safe = await self.grounded.run(ctx)
+        try:
+            async with asyncio.timeout(self.timeout_s + self.GRACE_S):
+                return await self.llm.run(ctx, safe.value)
+        except TimeoutError:
+            reason = "timeout"
+        except ModelError as exc:
+            reason = exc.reason
+        except Ungrounded as exc:
+            reason = exc.reason
+        except Exception as exc:  # a bug in the LLM path must not cost the grounded answer
+            log.exception("agent %s: the LLM path failed", self.name)
+            reason = f"error: {type(exc).__name__}"
+        log.warning("agent %s fell back to the grounded engine: %s", self.name, reason)
+        # The prompt stays the grounded one: it made what is shown. The model asked stays on record.
+        provenance = safe.provenance.model_copy(update={"model": self.llm.model, "fallback": reason})
+        return AgentResult(safe.value, provenance)
