@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._chat import ChatMessage, ChatModel, FunctionChatModel, OpenAIChatModel
     from ._engine import Copilot, redact_conversation
+    from ._factories import make_chat_model
     from ._models import (
         ROLES,
         STAGES,
@@ -59,6 +60,7 @@ _WHERE = {
     "._redact": ("PiiMatch", "Redactor", "find_pii", "redact_text"),
     "._settings": ("Settings",),
     "._engine": ("Copilot", "redact_conversation"),
+    "._factories": ("make_chat_model",),
 }
 _MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
 
@@ -89,6 +91,7 @@ __all__ = [
     "Suggestion",
     "SuggestionSet",
     "find_pii",
+    "make_chat_model",
     "redact_conversation",
     "redact_text",
 ]

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from copilot import Settings
+from copilot import Copilot, Settings, make_chat_model
 from copilot.errors import ConfigError, InputError
 
+from ._llm import CachedChatModel, Judge
 from ._runner import RunConfig
+
+if TYPE_CHECKING:
+    from audit import AuditStore
+    from knowledge import AtomStore
 
 __all__ = ["ENGINES", "EvalSettings", "run_config", "settings_from_env_file"]
 
@@ -65,21 +72,47 @@ def run_config(
     use_cache: bool = True,
     label: str = "",
 ) -> RunConfig:
-    """The run's engine: ``grounded`` always works offline; ``llm`` needs a configured model."""
-    chosen = engine or "grounded"
+    """The run's engine (default: ``llm`` when a model is configured, else ``grounded``).
+
+    ``grounded`` always works offline, even with a model configured; ``llm`` needs
+    ``COPILOT_LLM_BASE_URL``. Any configured model also judges ``llm_rubric``
+    assertions. Model answers go through the on-disk cache unless ``use_cache`` is off.
+    """
+    chosen = engine or ("llm" if settings.llm_base_url else "grounded")
     if chosen not in ENGINES:
         raise InputError(f"unknown engine {chosen!r}; use one of {', '.join(ENGINES)}")
-    if chosen == "llm":
+    if chosen == "llm" and not settings.llm_base_url:
         raise ConfigError(
-            "the LLM engine is not available in this build; run with --engine grounded "
-            "(it needs COPILOT_LLM_BASE_URL and COPILOT_LLM_MODEL once it is)"
+            "--engine llm needs a model: set COPILOT_LLM_BASE_URL and COPILOT_LLM_MODEL "
+            "(or run with --engine grounded)"
         )
-    notices = [] if use_cache else ["--no-cache: no model responses to cache on the grounded engine"]
+    base = make_chat_model(settings)
+    cache = (
+        None
+        if base is None
+        else CachedChatModel(base, settings.home / "eval-cache" / "model", enabled=use_cache)
+    )
+    notices = []
+    if cache is None:
+        notices.append("llm_rubric assertions are skipped: no model configured (COPILOT_LLM_BASE_URL)")
+    elif not use_cache:
+        notices.append("--no-cache: every model answer was asked afresh and not stored")
+    engine_settings = settings if chosen == "llm" else settings.model_copy(update={"llm_base_url": None})
+
+    def make_engine(run_settings: Settings, store: AtomStore, audit: AuditStore, today: date) -> Copilot:
+        model = cache if chosen == "llm" else None
+        merged = run_settings.model_copy(update={"llm_base_url": engine_settings.llm_base_url})
+        return Copilot(merged, store, audit, today=lambda: today, chat_model=model)
+
     return RunConfig(
         settings=settings,
         engine=chosen,
         repeat=repeat,
         concurrency=concurrency,
         label=label,
+        model=settings.llm_model if chosen == "llm" else "",
+        make_engine=make_engine,
+        judge=Judge(cache) if cache is not None else None,
+        cache=cache,
         notices=notices,
     )

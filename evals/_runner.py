@@ -28,6 +28,7 @@ from copilot import Copilot, Settings, SuggestionSet
 from knowledge import EMBEDDING_NAME, BilingualEmbedding, ChromaAtomStore, ingest_atoms, load_atoms
 
 from ._assertions import AssertionResult, EvalContext, Judge, evaluate
+from ._llm import CachedChatModel
 from ._loader import LoadedCase
 from ._results import Attempt, CaseResult, Report, type_stats
 
@@ -55,6 +56,7 @@ class RunConfig:
     model: str = ""
     make_engine: EngineFactory = grounded_engine
     judge: Judge | None = None
+    cache: CachedChatModel | None = None
     notices: list[str] = field(default_factory=list)
 
 
@@ -136,9 +138,15 @@ async def run_cases(
                     bench.engines[case.today] = engine
             results = await _run_all(cases, benches, config, on_done)
         finally:
+            if config.cache is not None:
+                await config.cache.aclose()
             for bench in benches.values():
                 bench.store.close()
             audit.close()
+    notices = list(config.notices)
+    if config.cache is not None and config.cache.enabled:
+        cache = config.cache
+        notices.append(f"model answers: {cache.hits} from the cache, {cache.misses} asked ({cache.folder})")
     return Report(
         label=config.label,
         engine=config.engine,
@@ -149,7 +157,7 @@ async def run_cases(
         concurrency=config.concurrency,
         cases=results,
         by_type=type_stats(results),
-        notices=config.notices,
+        notices=notices,
     )
 
 
