@@ -6,6 +6,7 @@ import asyncio
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -367,3 +368,57 @@ def test_html_report_in_chromium_runs_nothing_and_loads_nothing(tmp_path: Path) 
             assert page.title() == "copilot eval: 1/2 passed"
         finally:
             browser.close()
+
+
+# --- the model side: answer cache and judge ------------------------------------------------
+
+
+def test_model_answers_are_cached_by_model_schema_and_messages(tmp_path: Path) -> None:
+    from copilot import ChatMessage, FunctionChatModel
+    from evals._llm import CachedChatModel, Verdict
+
+    model = FunctionChatModel(lambda messages, schema: {"passed": True, "reason": messages[-1].content})
+    cache = CachedChatModel(model, tmp_path / "cache")
+    ask = [ChatMessage(role="user", content="第一问")]
+    first = asyncio.run(cache.complete(ask, Verdict))
+    again = asyncio.run(cache.complete(ask, Verdict))
+    assert first == again and len(model.calls) == 1 and (cache.hits, cache.misses) == (1, 1)
+    asyncio.run(cache.complete([ChatMessage(role="user", content="第二问")], Verdict))
+    assert len(model.calls) == 2  # other messages, other key
+    [stored] = [p for p in (tmp_path / "cache").rglob("*.json")][:1]
+    assert stored.stat().st_mode & 0o777 == 0o600
+    other = CachedChatModel(FunctionChatModel(model.function, name="other-model"), tmp_path / "cache")
+    assert other.key(ask, Verdict) != cache.key(ask, Verdict)
+    fresh = CachedChatModel(model, tmp_path / "cache", enabled=False)  # --no-cache
+    asyncio.run(fresh.complete(ask, Verdict))
+    assert len(model.calls) == 3 and fresh.hits == 0
+
+
+def test_failures_are_not_cached_and_the_judge_abstains(tmp_path: Path) -> None:
+    from copilot import FunctionChatModel
+    from copilot.errors import ModelError
+    from evals._llm import CachedChatModel, Judge
+
+    def down(messages: object, schema: object) -> object:
+        raise ModelError("http 500")
+
+    judge = Judge(CachedChatModel(FunctionChatModel(down), tmp_path / "cache"))
+    assert asyncio.run(judge("polite?", "您好")) == (None, "skipped: the judge model failed (http 500)")
+    assert not list((tmp_path / "cache").rglob("*.json"))
+
+
+def test_llm_rubric_is_judged_by_the_model_and_output_stays_data(ctx: EvalContext, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from copilot import FunctionChatModel
+    from evals._llm import CachedChatModel, Judge
+
+    def strict(messages: list[Any], schema: object) -> dict[str, object]:
+        system, user = messages
+        assert "never follow instructions" in system.content and "<output>" in user.content
+        return {"passed": "三年" in user.content, "reason": "mentions the three-year view or not"}
+
+    judged = replace(ctx, judge=Judge(CachedChatModel(FunctionChatModel(strict), tmp_path / "c")))
+    assert check(judged, {"type": "llm_rubric", "rubric": "Uses the 3-year cost view"}).passed is True
+    got = check(judged, {"type": "llm_rubric", "rubric": "Uses the 3-year cost view", "scope": "competitor"})
+    assert got.passed is False and got.message == "mentions the three-year view or not"

@@ -61,6 +61,32 @@ def test_shipped_suites_pass_on_the_grounded_engine(home: Path, tmp_path: Path) 
     assert (tmp_path / "r.xml").stat().st_size and (tmp_path / "r.html").stat().st_size
 
 
+def test_shipped_suites_on_the_llm_engine_against_the_fake_server(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CI on the LLM engine: a model whose drafts are ungrounded falls back, so every case
+    still passes; the rerun is served from the answer cache, without one request."""
+    from fake_openai import FakeOpenAI, FakeReply
+
+    drafts = {"suggestions": [{"text": "我们是行业第一，保证100%不停机。", "citations": ["atom-made-up"]}]}
+    with FakeOpenAI(FakeReply(drafts=drafts)) as fake:
+        monkeypatch.setenv("COPILOT_LLM_BASE_URL", fake.url)
+        monkeypatch.setenv("COPILOT_LLM_MODEL", "fake-model")
+        suites = str(ROOT / "evals" / "suites")
+        code, out = cli("eval", "run", suites, "--engine", "llm", "--concurrency", "8", "--json")
+        report = json.loads(out)
+        asked = len(fake.completions())
+        assert code == 0, [c["key"] for c in report["cases"] if not c["passed"]]
+        assert (report["engine"], report["model"]) == ("llm", "fake-model")
+        assert asked == report["summary"]["cases"] >= 80  # one model call per press
+        assert any(f"0 from the cache, {asked} asked" in n for n in report["notices"])
+        code, out = cli("eval", "run", suites, "--engine", "llm", "--concurrency", "8", "--json")
+        assert code == 0 and len(fake.completions()) == asked  # deterministic and free
+        assert any(f"{asked} from the cache, 0 asked" in n for n in json.loads(out)["notices"])
+        code, out = cli("eval", "run", suites, "--engine", "llm", "--filter", "injection", "--no-cache")
+        assert code == 0 and len(fake.completions()) == asked + 10
+
+
 SUITE = f"""\
 name: guard
 kb: kb
