@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Generic, Protocol, TypeVar
 
-from copilot._models import CompetitorResponse, Conversation, DecisionChainReport, Guidance, Provenance
+from copilot import CompetitorResponse, Conversation, DecisionChainReport, Guidance, Provenance
 from knowledge import Retrieval
 
 __all__ = ["Agent", "AgentContext", "AgentResult", "PlainAgent"]

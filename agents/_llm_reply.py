@@ -16,8 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from copilot import Provenance, Suggestion
 from copilot._chat import ChatModel
-from copilot._models import Provenance, Suggestion
 from copilot.errors import ConfigError
 from knowledge import Atom
 from prompts import ChatTemplate, load_chat_prompt

@@ -14,7 +14,7 @@ import asyncio
 import logging
 from typing import Generic, Protocol, TypeVar
 
-from copilot._models import Provenance
+from copilot import Provenance
 from copilot.errors import ModelError
 
 from ._base import AgentContext, AgentResult, PlainAgent

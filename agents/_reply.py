@@ -19,13 +19,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from copilot._models import Guidance, Suggestion
+from copilot import Guidance, Suggestion
 from knowledge import Atom, chat_length, clause_spans, fold, plain_text, sentences
 from prompts import PromptTemplate, load_prompt
 
 from ._base import AgentContext
 from ._competitor import CompetitorMatcher
-from ._decision_chain import covered_roles, stated_roles
+from ._decision_chain import covered_roles, role_synonyms, stated_roles
 from ._discounts import offers
 from ._intent import Intent, classify, intent_counts
 
@@ -231,7 +231,7 @@ class _Composer:
         asked = "discount" in self.turn.intents
         if not asked and (_PROMO.search(fold(sentence)) or any(offers(fold(sentence)))):
             return False
-        claims = stated_roles(sentence)
+        claims = stated_roles(sentence, role_synonyms(self.ctx))
         if claims:
             if self._covered is None:
                 self._covered = {(c.role, c.state) for c in covered_roles(self.ctx)}

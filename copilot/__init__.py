@@ -15,8 +15,10 @@ if TYPE_CHECKING:
     from ._engine import Copilot, redact_conversation
     from ._factories import make_chat_model
     from ._models import (
+        ATOM_TYPES,
         ROLES,
         STAGES,
+        AtomType,
         CompetitorResponse,
         ComplianceVerdict,
         Conversation,
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
         NextAction,
         Participant,
         Provenance,
+        Role,
+        Stage,
         Suggestion,
         SuggestionSet,
     )
@@ -38,8 +42,10 @@ if TYPE_CHECKING:
 
 _WHERE = {
     "._models": (
+        "ATOM_TYPES",
         "ROLES",
         "STAGES",
+        "AtomType",
         "CompetitorResponse",
         "ComplianceVerdict",
         "Conversation",
@@ -53,6 +59,8 @@ _WHERE = {
         "NextAction",
         "Participant",
         "Provenance",
+        "Role",
+        "Stage",
         "Suggestion",
         "SuggestionSet",
     ),
@@ -65,8 +73,10 @@ _WHERE = {
 _MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
 
 __all__ = [
+    "ATOM_TYPES",
     "ROLES",
     "STAGES",
+    "AtomType",
     "ChatMessage",
     "ChatModel",
     "CompetitorResponse",
@@ -87,7 +97,9 @@ __all__ = [
     "PiiMatch",
     "Provenance",
     "Redactor",
+    "Role",
     "Settings",
+    "Stage",
     "Suggestion",
     "SuggestionSet",
     "find_pii",

@@ -17,6 +17,7 @@ from ._retrieve import Retrieval, Retriever
 from ._store import AtomStore, ChromaAtomStore, ScoredAtom, StoreFilter
 from ._text import (
     CJK,
+    CLAUSE_END,
     chat_length,
     clause_spans,
     clauses,
@@ -32,6 +33,7 @@ from ._text import (
 __all__ = [
     "ATOM_TYPES",
     "CJK",
+    "CLAUSE_END",
     "DEFAULT_AUDIENCE",
     "EMBEDDING_NAME",
     "PLACEHOLDERS",

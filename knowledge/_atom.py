@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from copilot._models import ATOM_TYPES, AtomType, Role, Stage
+from copilot import ATOM_TYPES, AtomType, Role, Stage
 
 __all__ = [
     "ATOM_TYPES",

@@ -13,6 +13,7 @@ import unicodedata
 
 __all__ = [
     "CJK",
+    "CLAUSE_END",
     "chat_length",
     "clause_spans",
     "clauses",
@@ -28,7 +29,7 @@ __all__ = [
 # Han (with extensions and compatibility), kana and hangul: scripts written without spaces.
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 # Clause ends, in original or folded text (after NFKC, ，→, ！→! ？→? ；→; ：→:).
-_CLAUSE_END = re.compile(r"[，。！？；,!?;\n]|\.(?=\s|$)")
+CLAUSE_END = re.compile(r"[，。！？；,!?;\n]|\.(?=\s|$)")
 # A full stop ends an English sentence before a space and a non-lower-case letter, unless it
 # closes an initial ("U.S.") or a common abbreviation ("St.", "e.g.").
 _SENTENCE_END = re.compile(
@@ -82,7 +83,7 @@ def clause_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of each clause (between commas and sentence ends), stripped, non-empty."""
     spans: list[tuple[int, int]] = []
     start = 0
-    for end in [m.start() for m in _CLAUSE_END.finditer(text)] + [len(text)]:
+    for end in [m.start() for m in CLAUSE_END.finditer(text)] + [len(text)]:
         piece = text[start:end]
         left = len(piece) - len(piece.lstrip(_STRIP))
         right = len(piece.rstrip(_STRIP))
@@ -122,6 +123,7 @@ def chat_length(text: str, language: str) -> int:
 
 # --- plain text: what may be quoted or shown as a chat message ---------------------------
 
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 _URL = re.compile(r"(?:https?|ftp)://\S+|www\.\S+", re.IGNORECASE)
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
@@ -136,7 +138,7 @@ _ENDS = (*_ENDS_CJK, ".", "!", "?", ";", ":", ",")
 def plain_text(text: str, *, one_line: bool = True) -> str:
     """``text`` as plain chat text: control and bidi characters, URLs, HTML tags and
     Markdown (headings, bullets, emphasis, links) removed; lines joined when ``one_line``."""
-    text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\t", " "))
+    text = _CONTROL.sub("", _ANSI.sub("", text.replace("\r\n", "\n").replace("\t", " ")))
     text = _MD_LINK.sub(r"\1", text)
     text = _URL.sub("", _TAG.sub("", text))
     text = _MD_LINE.sub("", text)
