@@ -4,6 +4,7 @@ and proof that a run catches a regression: a retired key atom, a broken agent.""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from agents import AgentContext, CompetitorAgent
+from agents import AgentContext, CompetitorAgent, Grounded
 from copilot import CompetitorResponse, Copilot, Settings
 from copilot.cli import main
 from evals import RunConfig, load_suites, run_cases
@@ -42,11 +43,6 @@ def cli(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="until issue5 lands: internal policy text is still offered as a reply, "
-    "mentions and open titles do not cover roles yet",
-)
 def test_shipped_suites_pass_on_the_grounded_engine(home: Path, tmp_path: Path) -> None:
     """What CI runs: every shipped case passes; the three report files are written."""
     code, out = cli(
@@ -83,8 +79,10 @@ def test_shipped_suites_on_the_llm_engine_against_the_fake_server(
         code, out = cli("eval", "run", suites, "--engine", "llm", "--concurrency", "8", "--json")
         assert code == 0 and len(fake.completions()) == asked  # deterministic and free
         assert any(f"{asked} from the cache, 0 asked" in n for n in json.loads(out)["notices"])
-        code, out = cli("eval", "run", suites, "--engine", "llm", "--filter", "injection", "--no-cache")
-        assert code == 0 and len(fake.completions()) == asked + 10
+        code, out = cli(
+            "eval", "run", suites, "--engine", "llm", "--filter", "injection", "--no-cache", "--json"
+        )
+        assert code == 0 and len(fake.completions()) == asked + json.loads(out)["summary"]["cases"]
 
 
 SUITE = f"""\
@@ -150,7 +148,7 @@ class BrokenCompetitorAgent(CompetitorAgent):
 def test_a_broken_agent_fails_the_cases_that_depend_on_it(suite: Path, tmp_path: Path) -> None:
     def broken(settings: Settings, store: object, audit: object, today: date) -> Copilot:
         engine = Copilot(settings, store, audit, today=lambda: today)  # type: ignore[arg-type]
-        engine.competitor_agent = BrokenCompetitorAgent()
+        engine.agents = dataclasses.replace(engine.agents, competitor=Grounded(BrokenCompetitorAgent()))
         return engine
 
     cases = load_suites([suite])
