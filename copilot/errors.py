@@ -11,6 +11,7 @@ what was wrong, where, and how to fix it::
     │   └── SuiteError              one or more eval suite files are invalid (file, line, field)
     ├── StoreError              the vector store or audit store failed
     │   └── AuditIntegrityError     the audit hash chain does not verify
+    ├── Busy                    too many presses waiting on this worker: retry in a moment
     ├── ConnectorError          a platform (Slack, WeCom) call or payload failed
     ├── ModelError              the chat model failed (``reason``: "timeout", "http 500", …)
     └── ComplianceBlocked       an output was blocked and nothing compliant replaced it
@@ -24,6 +25,7 @@ __all__ = [
     "AtomProblem",
     "AtomValidationError",
     "AuditIntegrityError",
+    "Busy",
     "ComplianceBlocked",
     "ConfigError",
     "ConnectorError",
@@ -109,6 +111,10 @@ class AuditIntegrityError(StoreError):
     def __init__(self, message: str, row: int | None = None) -> None:
         self.row = row
         super().__init__(message)
+
+
+class Busy(CopilotError):
+    """Too many presses are waiting on this worker; the connector asks the rep to retry."""
 
 
 class ConnectorError(CopilotError):
