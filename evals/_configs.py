@@ -87,11 +87,8 @@ def run_config(
             "(or run with --engine grounded)"
         )
     base = make_chat_model(settings)
-    cache = (
-        None
-        if base is None
-        else CachedChatModel(base, settings.home / "eval-cache" / "model", enabled=use_cache)
-    )
+    folder, endpoint = settings.home / "eval-cache" / "model", settings.llm_base_url or ""
+    cache = None if base is None else CachedChatModel(base, folder, enabled=use_cache, endpoint=endpoint)
     notices = []
     if cache is None:
         notices.append("llm_rubric assertions are skipped: no model configured (COPILOT_LLM_BASE_URL)")

@@ -1,7 +1,7 @@
 """The model side of an eval run: a disk cache of model answers, and the ``llm_rubric`` judge.
 
 A cached answer is keyed by the SHA-256 of everything the model is shown: the
-model's name, the output schema, and the exact messages. The messages carry the
+endpoint and the model's name, the output schema, and the exact messages. The messages carry the
 rendered prompt (so its name, version and content), the retrieved atoms' text
 and versions, and the redacted conversation; any change to one is a new key,
 and a rerun of an unchanged suite is deterministic and makes no model call.
@@ -33,8 +33,9 @@ class CachedChatModel:
     """Wraps a chat model; answers come from ``folder`` when the same question was
     asked before (unless ``enabled`` is false: ``--no-cache``)."""
 
-    def __init__(self, model: ChatModel, folder: Path, *, enabled: bool = True) -> None:
+    def __init__(self, model: ChatModel, folder: Path, *, enabled: bool = True, endpoint: str = "") -> None:
         self.model = model
+        self.endpoint = endpoint
         self.name = model.name
         self.folder = folder
         self.enabled = enabled
@@ -43,6 +44,7 @@ class CachedChatModel:
 
     def key(self, messages: Sequence[ChatMessage], schema: type[BaseModel]) -> str:
         payload = {
+            "endpoint": self.endpoint,
             "model": self.model.name,
             "schema": [schema.__name__, schema.model_json_schema()],
             "messages": [[m.role, m.content] for m in messages],

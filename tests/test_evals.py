@@ -389,6 +389,8 @@ def test_model_answers_are_cached_by_model_schema_and_messages(tmp_path: Path) -
     assert stored.stat().st_mode & 0o777 == 0o600
     other = CachedChatModel(FunctionChatModel(model.function, name="other-model"), tmp_path / "cache")
     assert other.key(ask, Verdict) != cache.key(ask, Verdict)
+    elsewhere = CachedChatModel(model, tmp_path / "cache", endpoint="http://other.example/v1")
+    assert elsewhere.key(ask, Verdict) != cache.key(ask, Verdict)
     fresh = CachedChatModel(model, tmp_path / "cache", enabled=False)  # --no-cache
     asyncio.run(fresh.complete(ask, Verdict))
     assert len(model.calls) == 3 and fresh.hits == 0
