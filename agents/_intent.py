@@ -7,6 +7,7 @@ intents found, strongest first; words are matched on folded text, Latin ones as 
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Literal
 
@@ -120,9 +121,12 @@ INTENTS: tuple[Intent, ...] = tuple(_WORDS)
 
 
 def _pattern(word: str) -> str:
+    """Latin words stand as words, with their inflections ("budget" matches "budgeted")."""
     left = r"(?<![a-z0-9])" if word[0].isascii() and word[0].isalnum() else ""
-    right = r"(?![a-z0-9])" if word[-1].isascii() and word[-1].isalnum() and word != "licen" else ""
-    return left + re.escape(word) + right
+    if word == "licen" or not (word[-1].isascii() and word[-1].isalnum()):
+        return left + re.escape(word)
+    inflected = "(?:s|es|ed|d|ing)?" if word[-1].isalpha() else ""
+    return left + re.escape(word) + inflected + r"(?![a-z0-9])"
 
 
 _MATCHERS: dict[Intent, re.Pattern[str]] = {
@@ -131,10 +135,14 @@ _MATCHERS: dict[Intent, re.Pattern[str]] = {
 }
 
 
+@functools.lru_cache(maxsize=4096)
+def _counts(folded: str) -> tuple[tuple[Intent, int], ...]:
+    return tuple((intent, len(rx.findall(folded))) for intent, rx in _MATCHERS.items())
+
+
 def intent_counts(text: str, *, competitor_named: bool = False) -> dict[Intent, int]:
     """How many words of each intent ``text`` has (intents without any left out)."""
-    folded = fold(text)
-    counts = {intent: len(rx.findall(folded)) for intent, rx in _MATCHERS.items()}
+    counts = dict(_counts(fold(text)))
     if competitor_named:
         counts["competitor"] += 2
     return {intent: n for intent, n in counts.items() if n}

@@ -28,6 +28,7 @@ from ._competitor import CompetitorMatcher
 from ._decision_chain import covered_roles, role_synonyms, stated_roles
 from ._discounts import offers
 from ._intent import Intent, classify, intent_counts
+from ._roles import words
 
 __all__ = ["GuidanceAgent", "ReplyAgent", "TurnReading", "read_turn"]
 
@@ -161,7 +162,7 @@ class ReplyAgent:
             (None, "ask", ask),
             (None, "next", step),
         ]
-        if not atoms and asking:  # nothing fits the turn: a grounded clarifying question first
+        if not atoms and asking and not policy:  # nothing fits: a grounded clarifying question first
             plans[:2] = [plans[1], plans[0]]
         out: list[Suggestion] = []
         seen: set[str] = set()
@@ -195,7 +196,7 @@ class _Composer:
         facts = self.quote(atom, budget, asking=approach == "ask") if atom else []
         if atom and not facts:
             return ""
-        if approach == "ask" and facts and _asks(facts[-1]):
+        if approach == "ask" and any(_asks(fact) for fact in facts):
             closing = ""  # the atom already asks
         joiner = "" if self.lang == "zh" else " "
         while len(facts) > 1 and chat_length(joiner.join([*facts, closing]), self.lang) > self.limit:
@@ -231,6 +232,8 @@ class _Composer:
         asked = "discount" in self.turn.intents
         if not asked and (_PROMO.search(fold(sentence)) or any(offers(fold(sentence)))):
             return False
+        if not any(kind in ("cue", "object") for _, _, kind, _ in words(fold(sentence))):
+            return True  # no state word: nothing claimed about a buying role
         claims = stated_roles(sentence, role_synonyms(self.ctx))
         if claims:
             if self._covered is None:

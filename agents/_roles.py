@@ -43,9 +43,9 @@ State = Literal["involved", "reviewed", "approved"]
 # stand as a word there ("it经理" is not inside "audit经理").
 _ALIASES: dict[Role, tuple[str, ...]] = {
     "ceo": (
-        "总经理", "董事长", "老板", "老总", "总裁", "首席执行官", "创始人", "一把手",
+        "总经理", "董事长", "执行董事", "老板", "老总", "总裁", "首席执行官", "创始人", "一把手",
         "ceo", "chief executive", "managing director", "founder", "owner of the company", "owner", "boss",
-        "general manager", "president", "chairman",
+        "general manager", "country manager", "president", "chairman",
     ),
     "cfo": (
         "财务总监", "财务负责人", "财务经理", "财务部", "财务", "首席财务官", "会计", "计财",
@@ -115,7 +115,6 @@ _INDEX: list[tuple[str, Role, bool]] = sorted(
     + [(rank, "business_owner", True) for rank in _RANKS],
     key=lambda entry: -len(entry[0]),
 )
-_PATTERNS = [(re.compile(_word_pattern(alias)), role, rank) for alias, role, rank in _INDEX]
 
 
 def _modified(folded: str, hit: Mention) -> Mention:
@@ -147,19 +146,20 @@ def synonyms_of(tables: Iterable[Mapping[Role, Sequence[str]]]) -> Synonyms:
 
 
 @functools.lru_cache(maxsize=32)
-def _patterns(extra: Synonyms) -> list[tuple[re.Pattern[str], Role, bool]]:
-    if not extra:
-        return _PATTERNS
+def _patterns(extra: Synonyms) -> list[tuple[str, re.Pattern[str], Role, bool]]:
+    """(alias, its pattern, role, rank), longest alias first."""
     added = [(fold(word), role, False) for role, words in extra for word in words if word.strip()]
     index = sorted(_INDEX + added, key=lambda entry: -len(entry[0]))
-    return [(re.compile(_word_pattern(alias)), role, rank) for alias, role, rank in index]
+    return [(alias, re.compile(_word_pattern(alias)), role, rank) for alias, role, rank in index]
 
 
 def mentions(folded: str, extra: Synonyms = ()) -> list[Mention]:
     """Every role mention (helpers included) in already folded text, by position, no overlaps;
     ``extra``: synonyms content owners added."""
     found: list[Mention] = []
-    for pattern, role, rank in _patterns(extra):
+    for alias, pattern, role, rank in _patterns(extra):
+        if alias not in folded:  # a substring test is far cheaper than a regex search
+            continue
         for match in pattern.finditer(folded):
             hit = _modified(folded, Mention(role, match.start(), match.end(), rank))
             if not any(hit.start < other.end and other.start < hit.end for other in found):

@@ -41,14 +41,16 @@ _FUNCTIONS: tuple[tuple[Role | None, tuple[str, ...]], ...] = (
         "安全主管", "安全经理", "安全总监", "安全工程师",
         "等保", "渗透", "security", "cyber", "cybersecurity",
         "infosec",
-        "ciso", "soc manager", "identity & access", "identity and access",
+        "ciso", "soc", "soc manager", "identity & access", "identity and access",
     )),
     ("procurement", (
-        "采购", "招采", "招标", "寻源", "供应商管理", "procurement", "purchasing", "buyer", "sourcing",
+        "采购", "招采", "招标", "投标", "寻源",
+        "供应商管理", "procurement", "purchasing", "buyer", "sourcing",
         "vendor manager", "vendor management", "tender",
     )),
     ("legal", (
-        "法务", "法律", "律师", "合规", "合同管理", "legal", "counsel", "lawyer", "paralegal", "compliance",
+        "法务", "法律", "法规", "律师", "合规", "regulatory",
+        "合同管理", "legal", "counsel", "lawyer", "paralegal", "compliance",
         "contracts", "privacy", "data protection",
     )),
     ("cfo", (
@@ -65,8 +67,9 @@ _FUNCTIONS: tuple[tuple[Role | None, tuple[str, ...]], ...] = (
         "运营", "业务", "生产", "制造", "门店", "零售",
         "会员", "设备", "风险", "风控", "客服", "教务", "医务",
         "护理", "临床", "质量", "品质", "供应链", "物流", "仓储", "仓库", "事业部", "销售", "运输", "调度",
-        "车间", "工厂", "人力资源", "hrd", "医疗", "校长", "院长",
-        "operations", "ops", "clinical", "store", "retail", "manufacturing", "production", "plant",
+        "车间", "工厂", "电商", "人力资源", "hrd", "医疗", "校长", "院长",
+        "operations", "ops", "clinical", "e-commerce", "ecommerce",
+        "patient", "store", "retail", "manufacturing", "production", "plant",
         "supply chain", "logistics", "fleet", "warehouse", "asset", "risk", "fraud", "customer service",
         "customer success", "claims", "sales", "revenue", "maintenance", "quality", "nursing", "medical",
         "academic", "students", "human resources", "operating", "superintendent",
@@ -84,7 +87,7 @@ _LEADERS = (
 _USERS = ("分析师", "analyst")
 # Frontline work with no function word.
 _FRONTLINE = (
-    "一线", "操作工", "操作员", "员工", "收银", "店员",
+    "一线", "操作工", "药剂师", "pharmacist", "操作员", "员工", "收银", "店员",
     "导购", "护士", "教师", "老师", "司机（使用", "质检员",
     "调度员", "报工员", "计划员", "维修工", "管理员", "专员", "nurse", "teacher", "cashier", "associate",
     "operator", "technician", "agent", "representative", "rep", "clerk", "picker", "packer", "inspector",

@@ -90,6 +90,7 @@ async def run(kb: Path, folder: Path, today: date) -> tuple[list[dict[str, Any]]
                         "markdown": sum(bool(_MARKDOWN.search(s.text)) for s in result.suggestions),
                         "shown": len(result.suggestions),
                         "ms": result.timings_ms.get("total", 0.0),
+                        "agents_ms": result.timings_ms.get("agents", 0.0),
                     }
                 )
                 results.append(result)
@@ -122,6 +123,7 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "markdown": sum(r["markdown"] for r in rows),
         "fewer_than_three": sum(r["shown"] < 3 for r in rows),
         "median_ms": round(statistics.median(r["ms"] for r in rows), 1),
+        "median_agents_ms": round(statistics.median(r["agents_ms"] for r in rows), 1),
         "generic_atoms": sorted(generic),
     }
 
@@ -156,7 +158,7 @@ def main() -> None:
     print(f"over the length limit    {figures['over_length']} suggestions")
     print(f"markdown                 {figures['markdown']} suggestions")
     print(f"fewer than three shown   {figures['fewer_than_three']} conversations")
-    print(f"median Suggest           {figures['median_ms']} ms")
+    print(f"median Suggest           {figures['median_ms']} ms (agents {figures['median_agents_ms']} ms)")
     misses = [r["file"] for r in rows if not r["top"]]
     print(f"top not fitting: {' '.join(misses)}")
 

@@ -32,6 +32,9 @@ def suggestion_panel(conversation: Conversation, result: SuggestionSet, title: s
                 (f"[{', '.join(comp.citations)}]", "dim"),
             )
         )
+    for note in result.guidance:  # the rep's eyes only: never one of the replies above
+        cited = f"[{', '.join(note.citations)}]"
+        parts.append(Text.assemble(("Guidance ", "bold blue"), f"{note.text} ", (cited, "dim")))
     parts.append(_chain(result))
     if result.compliance:
         for verdict in result.compliance:
