@@ -12,6 +12,7 @@ grounded engine's replies are shown instead.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -65,13 +66,15 @@ class LLMReplyAgent:
             )
         self.prompt = self.template.ref
 
-    async def run(self, ctx: AgentContext, grounded: list[Suggestion]) -> AgentResult[list[Suggestion]]:
+    async def run(
+        self, ctx: AgentContext, grounded: Awaitable[list[Suggestion]]
+    ) -> AgentResult[list[Suggestion]]:
         atoms = _customer_atoms(ctx)
         card = _battlecard(ctx)
         grounding = Grounding(ctx, atoms + ([card] if card else []))
         messages = self.template.render(**_variables(ctx, atoms, card))
         drafts = await self.chat.complete(messages, ReplyDrafts)
-        spare = iter(grounded)
+        spare = iter(await grounded)
         shown: list[Suggestion] = []
         replaced: list[str] = []
         dropped = 0

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Generic, Protocol, TypeVar
+from collections.abc import Awaitable, Generator
+from typing import Any, Generic, Protocol, TypeVar
 
 from copilot import Provenance
 from copilot.errors import ModelError
@@ -34,13 +35,15 @@ class Ungrounded(Exception):
 
 
 class LLMAgent(Protocol[T]):
-    """An agent backed by a chat model; it sees the grounded value (to fill gaps)."""
+    """An agent backed by a chat model. ``grounded`` is the grounded agent's value, still
+    being computed while the model is asked (awaited once the model has answered, to
+    fill gaps)."""
 
     name: str
     model: str
     prompt: str
 
-    async def run(self, ctx: AgentContext, grounded: T) -> AgentResult[T]: ...
+    async def run(self, ctx: AgentContext, grounded: Awaitable[T]) -> AgentResult[T]: ...
 
 
 class Grounded(Generic[T]):
@@ -56,6 +59,19 @@ class Grounded(Generic[T]):
         """Runs the agent's CPU-bound work off the event loop, so a server stays responsive."""
         value = await asyncio.to_thread(_drive, self.agent, ctx)
         return AgentResult(value, Provenance(engine="grounded", prompt=self.prompt))
+
+
+class _Pending(Generic[T]):
+    """The grounded value, once its task is done; awaiting it never cancels the task."""
+
+    def __init__(self, task: asyncio.Future[AgentResult[T]]) -> None:
+        self.task = task
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self._value().__await__()
+
+    async def _value(self) -> T:
+        return (await asyncio.shield(self.task)).value
 
 
 def _drive(agent: PlainAgent[T], ctx: AgentContext) -> T:
@@ -80,10 +96,11 @@ class WithFallback(Generic[T]):
         self.timeout_s = timeout_s
 
     async def run(self, ctx: AgentContext) -> AgentResult[T]:
-        safe = await self.grounded.run(ctx)
+        # The grounded agent works (in a thread) while the model is asked.
+        safe_task = asyncio.ensure_future(self.grounded.run(ctx))
         try:
             async with asyncio.timeout(self.timeout_s + self.GRACE_S):
-                return await self.llm.run(ctx, safe.value)
+                return await self.llm.run(ctx, _Pending(safe_task))
         except TimeoutError:
             reason = "timeout"
         except ModelError as exc:
@@ -94,6 +111,7 @@ class WithFallback(Generic[T]):
             log.exception("agent %s: the LLM path failed", self.name)
             reason = f"error: {type(exc).__name__}"
         log.warning("agent %s fell back to the grounded engine: %s", self.name, reason)
+        safe = await safe_task
         # The prompt stays the grounded one: it made what is shown. The model asked stays on record.
         provenance = safe.provenance.model_copy(update={"model": self.llm.model, "fallback": reason})
         return AgentResult(safe.value, provenance)

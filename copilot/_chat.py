@@ -19,6 +19,7 @@ import inspect
 import json
 import logging
 import ssl
+import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
@@ -31,6 +32,7 @@ from .errors import ModelError
 if TYPE_CHECKING:
     import httpx
     from langchain_core.runnables import Runnable
+    from langchain_openai import ChatOpenAI
 
 __all__ = ["ChatMessage", "ChatModel", "FunctionChatModel", "OpenAIChatModel"]
 
@@ -38,6 +40,12 @@ log = logging.getLogger("copilot.llm")
 S = TypeVar("S", bound=BaseModel)
 StructuredOutput = Literal["json_schema", "function_calling", "json_mode"]
 _BACKOFF_S = 0.1
+
+
+class _Probe(BaseModel):
+    """A schema used only to warm up the structured-output machinery."""
+
+    ok: bool
 
 
 class ChatMessage(BaseModel):
@@ -117,6 +125,8 @@ class OpenAIChatModel:
         self.structured_output = structured_output
         self._api_key = api_key or "not-needed"  # vLLM and Ollama accept any key
         self._ssl: ssl.SSLContext | None = None
+        self._chat: ChatOpenAI | None = None
+        self._warming = threading.Lock()
         self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Pool] = weakref.WeakKeyDictionary()
 
     def __repr__(self) -> str:  # never shows the key
@@ -154,13 +164,35 @@ class OpenAIChatModel:
             self._log(started, attempt, "ok")
             return result
 
-    def warm_up(self) -> None:
-        """Import the client libraries before the first press (seconds on a cold,
-        busy machine: that must not eat the model's share of a press)."""
-        import langchain_openai  # noqa: F401
-        import openai  # noqa: F401
+    def warm_up_in_background(self) -> None:
+        """Start :meth:`warm_up` in a thread, so it overlaps the other start-up work."""
+        threading.Thread(target=self.warm_up, name="llm-warm-up", daemon=True).start()
 
-        self._tls()
+    def warm_up(self) -> None:
+        """Import and build the client before the first press (seconds on a cold, busy
+        machine: that must not eat the model's share of a press). No network."""
+        with self._warming:
+            template = self._template()
+            template.with_structured_output(_Probe, method=self.structured_output)  # its lazy imports
+            _ = template.root_async_client.chat.completions  # openai imports its resources on first use
+
+    def _template(self) -> ChatOpenAI:
+        """The configured client, built once; each event loop gets a copy with its own pool."""
+        if self._chat is None:
+            import httpx
+            from langchain_openai import ChatOpenAI
+
+            tls = self._tls()  # the clients given here go unused: each loop's copy gets its own
+            self._chat = ChatOpenAI(
+                base_url=self.base_url,
+                model=self.name,
+                api_key=self._api_key,  # type: ignore[arg-type]  # str is accepted
+                timeout=self.timeout_s,
+                max_retries=0,
+                http_client=httpx.Client(verify=tls),
+                http_async_client=httpx.AsyncClient(verify=tls),
+            )
+        return self._chat
 
     def _tls(self) -> ssl.SSLContext:
         """One TLS context for every pool (loading the CA bundle costs 20-150 ms)."""
@@ -192,18 +224,19 @@ class _Pool:
 
     def __init__(self, model: OpenAIChatModel) -> None:
         import httpx
-        from langchain_openai import ChatOpenAI
+        import openai
 
         self.http: httpx.AsyncClient = httpx.AsyncClient(timeout=model.timeout_s, verify=model._tls())
         self.method = model.structured_output
-        self.llm = ChatOpenAI(
+        client = openai.AsyncOpenAI(
+            api_key=model._api_key,
             base_url=model.base_url,
-            model=model.name,
-            api_key=model._api_key,  # type: ignore[arg-type]  # str is accepted
             timeout=model.timeout_s,
             max_retries=0,
-            http_async_client=self.http,
+            http_client=self.http,  # type: ignore[arg-type]  # openai 3 types name httpx2; httpx works
         )
+        update = {"root_async_client": client, "async_client": client.chat.completions}
+        self.llm = model._template().model_copy(update=update)
         self._runnables: dict[type[BaseModel], Runnable[Any, Any]] = {}
 
     def runnable(self, schema: type[BaseModel]) -> Runnable[Any, Any]:

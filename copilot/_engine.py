@@ -87,6 +87,9 @@ class Copilot:
         self.today = today
         self.retriever = Retriever(store, k=settings.retrieve_k)
         self.agents = make_agents(settings, chat_model)
+        prepare = getattr(self.agents.chat_model, "warm_up_in_background", None)
+        if callable(prepare):
+            prepare()  # importing the client takes seconds: overlap it with loading the store
         self._guards: dict[tuple[str, ...], ComplianceGuard] = {}
 
     @classmethod

@@ -12,7 +12,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -23,7 +23,7 @@ class FakeReply:
     """One scripted answer. ``drafts`` is the JSON object returned as structured
     output; ``raw`` replaces it with literal text; ``status`` != 200 is an API error."""
 
-    drafts: dict[str, Any] | None = None
+    drafts: dict[str, Any] | Callable[[str], dict[str, Any]] | None = None  # or made from the prompt
     raw: str | None = None
     status: int = 200
     delay_s: float = 0.0
@@ -84,7 +84,8 @@ class FakeOpenAI:
         if reply.status != 200:
             error = {"error": {"message": "fake fault", "type": "server_error", "code": reply.status}}
             return reply.status, error, reply.delay_s
-        text = reply.raw if reply.raw is not None else json.dumps(reply.drafts, ensure_ascii=False)
+        drafts = reply.drafts(request.prompt) if callable(reply.drafts) else reply.drafts
+        text = reply.raw if reply.raw is not None else json.dumps(drafts, ensure_ascii=False)
         message: dict[str, Any] = {"role": "assistant", "content": text}
         tools = request.body.get("tools") or []
         if tools:

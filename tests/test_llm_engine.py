@@ -228,14 +228,19 @@ def test_429_then_success_uses_the_model(store: ChromaAtomStore, fake: FakeOpenA
 
 
 def test_the_guard_checks_model_output_too(store: ChromaAtomStore, fake: FakeOpenAI, tmp_path: Path) -> None:
-    conv = conversation("01")
-    conv.messages[0] = conv.messages[0].model_copy(update={"text": "价格太高了，能打5折吗？"})
-    drafts = json.loads(json.dumps(GOOD))
-    drafts["suggestions"][0]["text"] = "可以，给您打5折。"  # grounded in the chat, but not allowed
+    card = "comp-auroradw"
+    drafts = {
+        "suggestions": [
+            {"text": "极光数仓的产品很烂，数据经常丢。", "citations": [card]},  # grounded, but disparaging
+            {"text": "建议把两家方案按同样的范围放在一起对比。", "citations": [card]},
+            {"text": "这次评估中，哪些能力对您来说是必须的？", "citations": [card]},
+        ]
+    }
     fake.script(FakeReply(drafts=drafts))
-    result = press(engine(store, tmp_path, llm(fake)), conv)
-    assert result.engine == "llm"
-    assert all("5折" not in s.text for s in result.suggestions)
+    result = press(engine(store, tmp_path, llm(fake)), conversation("02"))
+    assert result.engine == "llm" and result.provenance["reply"].replaced == []
+    assert all("很烂" not in s.text for s in result.suggestions)
+    assert [s.text for s in result.suggestions[:2]] == [d["text"] for d in drafts["suggestions"][1:]]
     assert any(v.target == "candidate[0]" and v.action == "blocked" for v in result.compliance)
 
 
