@@ -27,7 +27,8 @@ ENGINE = click.option(
     "--engine",
     type=click.Choice(["grounded", "llm"]),
     default=None,
-    help="grounded (offline, deterministic; the default) or llm (the configured model).",
+    help="grounded (offline, deterministic) or llm (the configured model; the default when "
+    "COPILOT_LLM_BASE_URL is set).",
 )
 REPEAT = click.option(
     "--repeat", type=click.IntRange(1, 100), default=1, show_default=True, help="Runs per case (flakiness)."
@@ -87,7 +88,9 @@ def eval_group() -> None:
     default=None,
     help="Run every suite on this knowledge base instead of its own (a candidate KB).",
 )
-@click.option("--no-cache", is_flag=True, help="Do not reuse cached model responses.")
+@click.option(
+    "--no-cache", is_flag=True, help="Ask the model afresh; neither read nor write its answer cache."
+)
 @JSON
 def run(
     paths: tuple[Path, ...],
@@ -103,8 +106,18 @@ def run(
     no_cache: bool,
     as_json: bool,
 ) -> None:
-    """Run suites; exit 1 on a failing case, a regression against --baseline, or a
-    pass rate under --min-pass-rate; exit 2 on a bad suite file."""
+    """Run suites (files or folders of *.yaml) and print a table per case and a summary.
+
+    Exit 1 on a failing case, a case worse than in --baseline, or a pass rate
+    under --min-pass-rate; exit 2 on a bad suite file (file, line and field named).
+
+    \b
+    Examples:
+      copilot eval run evals/suites
+      copilot eval run evals/suites --save-baseline base.json
+      copilot eval run evals/suites --baseline base.json --report html report.html
+      copilot eval run evals/suites --filter decision-chain --repeat 3 --json
+    """
     from evals import compare, load_report, write_report
     from evals._configs import run_config
 
