@@ -2,13 +2,16 @@
 
 A hash chain cannot show that its newest rows were deleted: what is left is
 still a valid chain. So after every committed append the store writes
-``{"seq": N, "hash": "…"}`` to a small file next to the log, atomically
-(temporary file, fsync, ``os.replace``). ``verify()`` then checks that the log
-still reaches the checkpoint and that the row at that seq has that hash.
+``{"seq": N, "hash": "…"}`` to a small file next to the log (mode 0600),
+atomically: temporary file, fsync, ``os.replace``. Before every append the
+store checks that the log's tail still is that checkpoint (``check_tail``) and
+refuses to extend a log that does not match; ``verify()`` checks the same.
 
-The checkpoint only moves forward. With several writers it may briefly lag the
-log by an append or two (one process commits, another overwrites the file
-first); a log that extends past its checkpoint still verifies.
+A write interrupted between the commit and the rename leaves a fsynced
+``<name>.<random>.tmp`` beside the file. Its content was written only after the
+rows were committed, so it is as good a witness as the file itself:
+``read_checkpoint`` takes the newest valid checkpoint among the file and such
+leftovers, and ``write_checkpoint`` removes them once the file has moved past.
 """
 
 from __future__ import annotations
@@ -19,7 +22,16 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Checkpoint", "advance_checkpoint", "read_checkpoint"]
+from ._chain import GENESIS_HASH
+
+__all__ = [
+    "Checkpoint",
+    "NamedCheckpoint",
+    "TailMismatch",
+    "check_tail",
+    "read_checkpoint",
+    "write_checkpoint",
+]
 
 
 @dataclass(frozen=True)
@@ -28,36 +40,80 @@ class Checkpoint:
     hash: str
 
 
-def read_checkpoint(path: Path) -> Checkpoint | None:
-    """The checkpoint in ``path``, or None if there is none.
+@dataclass(frozen=True)
+class NamedCheckpoint:
+    """A checkpoint and where it came from (``head checkpoint``, ``checkpoint q3.json``)."""
 
-    Raises ``ValueError`` when the file exists but is not a checkpoint.
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
+    name: str
+    checkpoint: Checkpoint | None
+    required: bool = True
+    """A missing required checkpoint fails a non-empty log (the head); an export is always given."""
+
+
+@dataclass(frozen=True)
+class TailMismatch:
+    """Why a log's tail does not continue its checkpoint."""
+
+    kind: str
+    """``deleted`` (newest rows gone), ``rewritten`` (row at the checkpoint differs),
+    ``missing`` (no checkpoint for a non-empty log), ``unreadable``."""
+    detail: str
+
+
+def _parse(path: Path, text: str) -> Checkpoint:
     try:
         data = json.loads(text)
         seq, digest = data["seq"], data["hash"]
     except (ValueError, TypeError, KeyError) as exc:
         message = f"head checkpoint {path} is unreadable ({exc!r})"
         raise ValueError(message) from exc
-    if not isinstance(seq, int) or not isinstance(digest, str):
-        message = f"head checkpoint {path} is unreadable (seq must be an integer, hash a string)"
+    if not isinstance(seq, int) or not isinstance(digest, str) or seq < 0:
+        message = f"head checkpoint {path} is unreadable (seq must be an integer >= 0, hash a string)"
         raise ValueError(message)
     return Checkpoint(seq=seq, hash=digest)
 
 
-def advance_checkpoint(path: Path, checkpoint: Checkpoint) -> bool:
-    """Write ``checkpoint`` unless the file already holds the same or a later seq.
+def _read_file(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        message = f"head checkpoint {path} is a directory, not a file; move it away (it must be a JSON file)"
+        raise ValueError(message) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        message = f"head checkpoint {path} cannot be read: {reason}; give this process read access to it"
+        raise ValueError(message) from None
 
-    Returns whether the file was written. An unreadable file is left alone: it
-    is evidence for ``verify()``, not something to paper over.
+
+def _leftovers(path: Path) -> list[Path]:
+    try:
+        return sorted(path.parent.glob(f"{path.name}.*.tmp"))
+    except OSError:
+        return []
+
+
+def read_checkpoint(path: Path) -> Checkpoint | None:
+    """The newest checkpoint in ``path`` or its fsynced leftovers; None if there is none.
+
+    Raises ``ValueError`` (saying what to fix) when the file exists but is not a
+    readable checkpoint: a directory, unreadable, or not checkpoint JSON.
     """
-    current = read_checkpoint(path)
-    if current is not None and current.seq >= checkpoint.seq:
-        return False
+    text = _read_file(path)
+    best = None if text is None else _parse(path, text)
+    for leftover in _leftovers(path):
+        try:
+            found = _parse(leftover, leftover.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            continue  # torn before its fsync: written before nothing was promised
+        if best is None or found.seq > best.seq:
+            best = found
+    return best
+
+
+def write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
+    """Replace the checkpoint in ``path`` (mode 0600) and remove older leftovers."""
     payload = json.dumps({"seq": checkpoint.seq, "hash": checkpoint.hash}) + "\n"
     fd, tmp_name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
@@ -69,4 +125,25 @@ def advance_checkpoint(path: Path, checkpoint: Checkpoint) -> bool:
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
-    return True
+    for leftover in _leftovers(path):
+        leftover.unlink(missing_ok=True)
+
+
+def check_tail(checkpoint: Checkpoint | None, tail: Checkpoint, hash_at: str | None) -> TailMismatch | None:
+    """Whether a log whose newest row is ``tail`` continues ``checkpoint``.
+
+    ``hash_at`` is the log's hash at ``checkpoint.seq`` (None when there is no
+    such row). A log may run ahead of its checkpoint (a write interrupted after
+    the commit); it may not fall short of it or differ at it.
+    """
+    if checkpoint is None:
+        if tail.seq == 0:
+            return None
+        return TailMismatch("missing", f"the log has {tail.seq} rows but its head checkpoint is missing")
+    if tail.seq < checkpoint.seq:
+        detail = f"the log ends at seq {tail.seq} but its head checkpoint is at seq {checkpoint.seq}"
+        return TailMismatch("deleted", f"newest rows deleted: {detail}")
+    expected = GENESIS_HASH if checkpoint.seq == 0 else hash_at
+    if expected != checkpoint.hash:
+        return TailMismatch("rewritten", f"the row at seq {checkpoint.seq} differs from the head checkpoint")
+    return None

@@ -19,12 +19,19 @@ from pydantic import (
 
 from ._chain import canonical_json
 
-__all__ = ["AuditEvent", "EventType", "RepAction"]
+__all__ = ["AuditEvent", "EventType", "RepAction", "iso_utc"]
 
-EventType = Literal["suggestion_shown", "rep_action", "feedback", "atom_changed", "purge"]
+EventType = Literal["suggestion_shown", "rep_action", "feedback", "atom_changed", "purge", "incident"]
 RepAction = Literal["sent_as_is", "edited", "dismissed", "wrote_own", "ignored"]
 
 _SHA256_OR_EMPTY = r"^([0-9a-f]{64})?$"
+
+
+def iso_utc(value: datetime) -> str:
+    """``value`` as stored in the log: ISO-8601 in UTC with microseconds (naive = UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _new_event_id() -> str:
@@ -63,9 +70,14 @@ class AuditEvent(BaseModel):
     atoms: dict[str, int] = Field(default_factory=dict, description="Atom id -> version.")
     latency_ms: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     action: RepAction | None = None
+    suggestion_index: int | None = Field(
+        default=None, ge=0, description="Which suggestion of the set an action or feedback is about."
+    )
     final_text: str | None = None
     edit_distance: int | None = Field(default=None, ge=0)
     helpful: bool | None = None
+    atom_id: str = Field(default="", description="The atom a feedback event is about, if any.")
+    reason: str = Field(default="", description="Why (feedback reason, sweep window, purge range).")
     prev_hash: str = Field(default="", pattern=_SHA256_OR_EMPTY)
     hash: str = Field(default="", pattern=_SHA256_OR_EMPTY)
 
@@ -97,7 +109,7 @@ class AuditEvent(BaseModel):
 
     @field_serializer("at")
     def _iso_utc(self, value: datetime) -> str:
-        return value.astimezone(UTC).isoformat(timespec="microseconds")
+        return iso_utc(value)
 
     def chain_row(self) -> dict[str, Any]:
         """The event as JSON data without ``hash``: what the chain hashes."""

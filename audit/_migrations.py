@@ -59,6 +59,35 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        "m003_one_final_action_per_set",
+        (
+            # One rep_action per suggestion set, enforced by the database so that
+            # two presses racing in two processes cannot both record one.
+            """
+            CREATE UNIQUE INDEX audit_events_one_action ON audit_events (suggestion_set_id)
+            WHERE type = 'rep_action'
+            """,
+            "CREATE INDEX audit_events_actor ON audit_events (actor, seq)",
+            "CREATE INDEX audit_events_at ON audit_events (at)",
+        ),
+    ),
+    Migration(
+        "m004_audit_facts",
+        (
+            # Derived from the hashed bodies at append time, for reports (see _facts.py).
+            """
+            CREATE TABLE audit_facts (
+                seq INTEGER PRIMARY KEY, type TEXT NOT NULL, at TEXT NOT NULL, actor TEXT NOT NULL,
+                set_id TEXT NOT NULL, action TEXT, idx INTEGER, edit_distance INTEGER, helpful INTEGER,
+                atom_id TEXT NOT NULL, latency_ms REAL, engine TEXT NOT NULL, fallback INTEGER NOT NULL,
+                prompts TEXT NOT NULL, competitor TEXT NOT NULL, missing_roles TEXT NOT NULL,
+                citations TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX audit_facts_at ON audit_facts (at)",
+        ),
+    ),
 )
 
 

@@ -12,30 +12,39 @@ from ._store import AuditStore
 
 __all__ = ["open_audit_store"]
 
-_NO_POSTGRES = (
-    "PostgreSQL audit store is not available in this version; unset COPILOT_DATABASE_URL to use SQLite"
-)
 
-
-def open_audit_store(path_or_url: str | os.PathLike[str]) -> AuditStore:
+def open_audit_store(
+    path_or_url: str | os.PathLike[str],
+    *,
+    read_only: bool = False,
+    home: str | os.PathLike[str] | None = None,
+) -> AuditStore:
     """Open (creating and migrating if needed) the audit log at ``path_or_url``.
 
     A file path or a ``sqlite:///path`` URL opens the embedded SQLite store,
-    creating its folder. ``postgresql://`` URLs are reserved for the
-    PostgreSQL backend and raise ``ConfigError`` for now.
+    creating its folder (mode 0700). A ``postgresql://`` URL opens the
+    PostgreSQL store; its head checkpoint is kept in ``home`` (default: the
+    SQLite-style folder ``~/.copilot``). ``read_only`` opens an existing log
+    without writing anything, not even a migration (for verify, reports, exports).
     """
     text = os.fspath(path_or_url)
     scheme, sep, rest = text.partition("://")
     if not sep:
         path = Path(text).expanduser()
     elif scheme.lower().split("+")[0] in ("postgresql", "postgres"):
-        raise ConfigError(_NO_POSTGRES)
+        from ._postgres import PostgresAuditStore
+
+        folder = Path(home if home is not None else "~/.copilot").expanduser()
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return PostgresAuditStore(f"postgresql://{rest}", folder, read_only=read_only)
     elif scheme.lower() == "sqlite" and rest.startswith("/") and len(rest) > 1:
         path = Path(rest[1:]).expanduser()  # SQLAlchemy style: sqlite:///rel, sqlite:////abs
     else:
         message = (
-            f"unsupported audit database URL {scheme}://…; give a file path or unset COPILOT_DATABASE_URL"
+            f"unsupported audit database URL {scheme}://…; give a file path, a postgresql:// URL,"
+            " or unset COPILOT_DATABASE_URL"
         )
         raise ConfigError(message)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return SQLiteAuditStore(path)
+    if not read_only:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return SQLiteAuditStore(path, read_only=read_only)

@@ -3,255 +3,219 @@
 Rows are never updated or deleted: triggers refuse both. Each row is its seq,
 the hashed canonical JSON text (``body``) and the hash; the columns used for
 filtering are generated from the body, so there is one copy of every fact.
-The head checkpoint lives next to the database in ``<db>.head``.
+The head checkpoint lives next to the database in ``<db>.head``; appends from
+every process take ``<db>.lock`` so that the checkpoint always names the tail.
+The database, its WAL/SHM files, the checkpoint and the lock are mode 0600.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
-import threading
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
-from pydantic import ValidationError
+from copilot.errors import StoreError
 
-from copilot.errors import AuditIntegrityError, StoreError
-
-from ._chain import GENESIS_HASH, canonical_json, text_hash
-from ._checkpoint import Checkpoint, advance_checkpoint
-from ._events import AuditEvent
+from ._chain import GENESIS_HASH
+from ._checkpoint import NamedCheckpoint, read_checkpoint
+from ._facts import FACT_COLUMNS
 from ._migrations import apply_migrations
-from ._store import AuditStore, VerifyReport
-from ._verify import StoredRow, verify_chain
+from ._parallel import PARALLEL_MIN_ROWS, ranges_link
+from ._sql import PRIVATE, SqlAuditStore
+from ._store import VerifyReport
+from ._verify import StoredRow, verify_tail
 
 __all__ = ["SQLiteAuditStore"]
 
 logger = logging.getLogger("copilot.audit")
 
-_PAGE = 1000
 _MIN_SQLITE = (3, 31, 0)  # generated columns
+_INSERT_FACT = (
+    f"INSERT OR REPLACE INTO audit_facts ({', '.join(FACT_COLUMNS)})"
+    f" VALUES ({', '.join('?' * len(FACT_COLUMNS))})"
+)
 
 
-class SQLiteAuditStore(AuditStore):
+def _create_private(path: Path) -> None:
+    """Create ``path`` as an empty file readable by its owner only (unless it exists)."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE))
+
+
+class SQLiteAuditStore(SqlAuditStore):
     """Audit log in the SQLite file ``path``; created and migrated on open.
 
-    Several processes may append to the same file: each append reads the head
-    and writes its rows inside one ``BEGIN IMMEDIATE`` transaction. One
-    instance may be shared between threads.
+    Several processes may append to the same file; within one process,
+    concurrent appends are committed together (group commit). One instance may
+    be shared between threads. ``read_only=True`` opens an existing log without
+    writing anything (falling back to SQLite's immutable mode on a read-only
+    copy), for ``verify`` and reports.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, busy_timeout_s: float = 5.0) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, busy_timeout_s: float = 5.0, read_only: bool = False
+    ) -> None:
         self.path = Path(path)
+        self.label = str(self.path)
         self.checkpoint_path = self.path.with_name(self.path.name + ".head")
-        self._lock = threading.Lock()
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.read_only = read_only
+        self._busy_timeout_s = busy_timeout_s
+        self._db_error = sqlite3.Error
+        self._insert_fact = _INSERT_FACT
+        self._init_common()
         if sqlite3.sqlite_version_info < _MIN_SQLITE:
             message = (
                 f"the audit log needs SQLite {'.'.join(map(str, _MIN_SQLITE))} or newer; this Python has"
                 f" {sqlite3.sqlite_version}. Use a newer Python build."
             )
             raise StoreError(message)
+        self._conn = self._open_read_only() if read_only else self._open()
+
+    def _open(self) -> sqlite3.Connection:
         try:
+            _create_private(self.path)
             conn = sqlite3.connect(
-                self.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+                self.path, timeout=self._busy_timeout_s, isolation_level=None, check_same_thread=False
             )
-        except sqlite3.Error as exc:
+        except (OSError, sqlite3.Error) as exc:
             raise StoreError(self._open_error(exc)) from exc
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             apply_migrations(conn)
+            self._backfill_facts(conn)
         except sqlite3.Error as exc:
             conn.close()
             raise StoreError(self._open_error(exc)) from exc
         except BaseException:
             conn.close()
             raise
-        self._conn: sqlite3.Connection | None = conn
+        return conn
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        if not self.path.is_file():
+            raise StoreError(f"no audit log at {self.path}; is COPILOT_HOME right?")
+        uri = f"file:{quote(str(self.path.resolve()))}"
+        last: sqlite3.Error | None = None
+        for mode in ("mode=ro", "immutable=1"):  # immutable: a copy on read-only media, no -shm possible
+            try:
+                conn = sqlite3.connect(
+                    f"{uri}?{mode}", uri=True, isolation_level=None, check_same_thread=False
+                )
+            except sqlite3.Error as exc:
+                last = exc
+                continue
+            try:
+                conn.execute("SELECT name, applied_at FROM _migrations").fetchall()  # the schema's pages
+                conn.execute("SELECT count(*) FROM audit_events WHERE seq = 0").fetchone()
+            except sqlite3.Error as exc:
+                conn.close()
+                last = exc
+                continue
+            return conn
+        assert last is not None
+        raise StoreError(self._open_error(last))
 
     def __repr__(self) -> str:
         return f"SQLiteAuditStore({str(self.path)!r})"
 
-    # -- writing -----------------------------------------------------------
+    def verify(
+        self,
+        checkpoints: Sequence[NamedCheckpoint] = (),
+        *,
+        workers: int | None = None,
+        min_rows: int = PARALLEL_MIN_ROWS,
+    ) -> VerifyReport:
+        """As the base, but a log of ``min_rows`` or more is checked in parallel processes
+        (``workers``, default one per core); any failure is re-walked in order to name it."""
+        workers = workers if workers is not None else (os.cpu_count() or 1)
+        if workers > 1:
+            try:
+                report = self._verify_parallel(checkpoints, workers, min_rows)
+            except (sqlite3.Error, OSError, ValueError) as exc:
+                logger.info("parallel verify of %s not possible (%s); walking in order", self.path, exc)
+                report = None
+            if report is not None:
+                return report
+        return super().verify(checkpoints)
 
-    def append(self, events: Sequence[AuditEvent]) -> list[AuditEvent]:
-        batch = list(events)
-        if not batch:
-            return []
-        _refuse_repeated_ids(batch)
-        started = time.perf_counter()
+    def _verify_parallel(
+        self, checkpoints: Sequence[NamedCheckpoint], workers: int, min_rows: int
+    ) -> VerifyReport | None:
+        head = NamedCheckpoint("head checkpoint", read_checkpoint(self.checkpoint_path))
         with self._lock:
             conn = self._connection()
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                stored, rows = _chain_batch(conn, batch)
-                conn.executemany("INSERT INTO audit_events (seq, body, hash) VALUES (?, ?, ?)", rows)
-                conn.execute("COMMIT")
-            except sqlite3.IntegrityError as exc:
-                self._rollback(conn)
-                raise StoreError(self._duplicate_error(conn, batch, exc)) from exc
-            except sqlite3.Error as exc:
-                self._rollback(conn)
-                raise StoreError(self._append_error(len(batch), exc)) from exc
-            except BaseException:
-                self._rollback(conn)
-                raise
-            head = stored[-1]
-            self._advance_checkpoint(head)
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        logger.info(
-            "audit append: %d event(s), seq %d-%d, head %s, %.1f ms",
-            len(stored),
-            stored[0].seq,
-            head.seq,
-            head.hash,
-            elapsed_ms,
-        )
-        return stored
+            anchor = self._purge_anchor(conn)
+            low, high, count = conn.execute(
+                "SELECT min(seq), max(seq), count(*) FROM audit_events"
+            ).fetchone()
+        first = anchor.seq + 1 if anchor is not None else 1
+        if count < max(min_rows, workers) or low != first or high - low + 1 != count:
+            return None  # something is missing: let the ordered walk name it
+        start_hash = anchor.hash if anchor is not None else GENESIS_HASH
+        if not ranges_link(str(self.path.resolve()), low, high, start_hash, workers):
+            return None
+        wanted = [c.checkpoint.seq for c in (head, *checkpoints) if c.checkpoint is not None]
+        hashes_at: dict[int, str] = {}
+        with self._lock:
+            conn = self._connection()
+            for seq in wanted:
+                row = conn.execute("SELECT hash FROM audit_events WHERE seq = ?", (seq,)).fetchone()
+                if row is not None:
+                    hashes_at[seq] = str(row[0])
+            seq, body, digest = conn.execute(
+                "SELECT seq, body, hash FROM audit_events WHERE seq = ?", (high,)
+            ).fetchone()
+        return verify_tail(count, StoredRow(seq, body, digest), [head, *checkpoints], hashes_at)
 
-    def _advance_checkpoint(self, head: AuditEvent) -> None:
-        assert head.seq is not None
+    # -- dialect hooks -------------------------------------------------------
+
+    def _begin_write(self, conn: Any) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+
+    def _action_conflict(self, exc: Exception) -> bool | None:
+        if not isinstance(exc, sqlite3.IntegrityError):
+            return None
+        return "suggestion_set_id" in str(exc)
+
+    def _delete_prefix(self, conn: Any, through: int) -> None:
+        triggers = conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_events'"
+            " AND name = 'audit_events_no_delete'"
+        ).fetchall()
+        for name, _ in triggers:
+            conn.execute(f"DROP TRIGGER {name}")
+        conn.execute("DELETE FROM audit_events WHERE seq <= ?", (through,))
+        conn.execute("DELETE FROM audit_facts WHERE seq <= ?", (through,))
+        for _, sql in triggers:
+            conn.execute(sql)
+
+    def _in_transaction(self, conn: Any) -> bool:
+        return bool(conn.in_transaction)
+
+    @contextlib.contextmanager
+    def _stream_rows(self, conn: Any) -> Iterator[Iterator[tuple[int, str, str]]]:
+        cursor = conn.execute("SELECT seq, body, hash FROM audit_events ORDER BY seq")
         try:
-            advance_checkpoint(self.checkpoint_path, Checkpoint(seq=head.seq, hash=head.hash))
-        except (OSError, ValueError) as exc:
-            # The rows are committed; failing the append now would invite a retry
-            # that duplicates them. The checkpoint lags until the next append;
-            # verify() still checks the log against it (or reports it missing).
-            logger.warning(
-                "audit head checkpoint %s not updated to seq %d: %s", self.checkpoint_path, head.seq, exc
-            )
+            yield cursor
+        finally:
+            cursor.close()
 
-    def _rollback(self, conn: sqlite3.Connection) -> None:
-        if not conn.in_transaction:
-            return
-        try:
-            conn.execute("ROLLBACK")
-        except sqlite3.Error as exc:
-            logger.warning("audit rollback on %s failed: %s", self.path, exc)
-
-    # -- reading -----------------------------------------------------------
-
-    def events(
-        self,
-        *,
-        since_seq: int = 0,
-        limit: int | None = None,
-        type: str | None = None,
-        conversation_id: str | None = None,
-    ) -> Iterator[AuditEvent]:
-        if limit is not None and limit < 0:
-            raise ValueError(f"limit must be >= 0, not {limit}")
-        where, params = ["seq > ?"], []
-        if type is not None:
-            where.append("type = ?")
-            params.append(type)
-        if conversation_id is not None:
-            where.append("conversation_id = ?")
-            params.append(conversation_id)
-        query = f"SELECT seq, body, hash FROM audit_events WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?"
-        after, remaining = since_seq, limit
-        while remaining is None or remaining > 0:
-            page = _PAGE if remaining is None else min(_PAGE, remaining)
-            with self._lock:
-                rows = self._connection().execute(query, (after, *params, page)).fetchall()
-            for seq, body, digest in rows:
-                yield _load_event(seq, body, digest)
-            if len(rows) < page:
-                return
-            after = rows[-1][0]
-            remaining = None if remaining is None else remaining - len(rows)
-
-    def count(self) -> int:
-        with self._lock:
-            (n,) = self._connection().execute("SELECT COUNT(*) FROM audit_events").fetchone()
-        return int(n)
-
-    def verify(self) -> VerifyReport:
-        with self._lock:
-            try:
-                cursor = self._connection().execute("SELECT seq, body, hash FROM audit_events ORDER BY seq")
-                try:
-                    rows = (StoredRow(seq, body, digest) for seq, body, digest in cursor)
-                    return verify_chain(rows, self.checkpoint_path)
-                finally:
-                    cursor.close()
-            except sqlite3.DatabaseError as exc:  # corrupted pages: a failed check, not a crash
-                return VerifyReport(ok=False, rows_checked=0, reason=f"database unreadable: {exc}")
-
-    def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-    # -- helpers -----------------------------------------------------------
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise StoreError(f"audit store {self.path} is closed; open it again with open_audit_store()")
-        return self._conn
-
-    def _open_error(self, exc: sqlite3.Error) -> str:
-        return (
-            f"cannot open the audit log {self.path}: {exc}. Check that the folder exists and is writable"
-            " (set COPILOT_HOME to change it) and that the file is a Sales Copilot audit database."
-        )
-
-    def _append_error(self, count: int, exc: sqlite3.Error) -> str:
+    def _append_error(self, count: int, exc: Exception) -> str:
         return (
             f"could not append {count} audit event(s) to {self.path}: {exc}. Nothing was written."
             f" If the disk is full, free disk space under COPILOT_HOME ({self.path.parent}) and retry;"
             " if the database is locked, another process held it too long: retry."
         )
 
-    def _duplicate_error(self, conn: sqlite3.Connection, batch: list[AuditEvent], exc: sqlite3.Error) -> str:
-        ids = [e.event_id for e in batch]
-        marks = ", ".join("?" * len(ids))
-        query = f"SELECT event_id FROM audit_events WHERE event_id IN ({marks})"
-        which = ", ".join(i for (i,) in conn.execute(query, ids)) or "?"
+    def _open_error(self, exc: OSError | sqlite3.Error) -> str:
         return (
-            f"audit event(s) {which} already in {self.path} ({exc}); append each event once."
-            " Nothing was written."
+            f"cannot open the audit log {self.path}: {exc}. Check that the folder exists and is writable"
+            " (set COPILOT_HOME to change it) and that the file is a Sales Copilot audit database."
         )
-
-
-def _refuse_repeated_ids(batch: list[AuditEvent]) -> None:
-    seen: set[str] = set()
-    for event in batch:
-        if event.event_id in seen:
-            message = f"audit event {event.event_id} appears twice in one append; nothing was written"
-            raise StoreError(message)
-        seen.add(event.event_id)
-
-
-def _chain_batch(
-    conn: sqlite3.Connection, batch: list[AuditEvent]
-) -> tuple[list[AuditEvent], list[tuple[object, ...]]]:
-    """Number and hash ``batch`` after the current head (inside the write transaction)."""
-    last = conn.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").fetchone()
-    seq, prev_hash = (int(last[0]), str(last[1])) if last is not None else (0, GENESIS_HASH)
-    stored: list[AuditEvent] = []
-    rows: list[tuple[object, ...]] = []
-    for event in batch:
-        seq += 1
-        placed = event.model_copy(update={"seq": seq, "prev_hash": prev_hash, "hash": ""})
-        row = placed.chain_row()
-        body = canonical_json(row)
-        digest = text_hash(prev_hash, body)
-        stored.append(placed.model_copy(update={"hash": digest}))
-        rows.append((seq, body, digest))
-        prev_hash = digest
-    return stored, rows
-
-
-def _load_event(seq: int, body: str, digest: str) -> AuditEvent:
-    try:
-        return AuditEvent.model_validate_json(body).model_copy(update={"hash": digest})
-    except ValidationError as exc:
-        message = (
-            f"audit row seq {seq} is not a valid event ({exc.error_count()} error(s));"
-            " run `copilot audit verify`"
-        )
-        raise AuditIntegrityError(message, row=seq) from exc

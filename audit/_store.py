@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -10,7 +11,9 @@ from pydantic import BaseModel, ConfigDict
 
 from copilot.errors import AuditIntegrityError
 
+from ._checkpoint import NamedCheckpoint
 from ._events import AuditEvent
+from ._facts import Fact
 
 __all__ = ["AuditStore", "VerifyReport"]
 
@@ -30,6 +33,10 @@ class VerifyReport(BaseModel):
     rows_checked: int
     first_bad_seq: int | None = None
     reason: str = ""
+    damage: str = ""
+    """``edited``, ``deleted``, ``reordered`` or ``truncated`` (newest rows cut off,
+    or the checkpoint that would show it removed); ``unreadable`` when the log or a
+    checkpoint cannot be read; empty when ok."""
     head_seq: int = 0
     head_hash: str = ""
 
@@ -65,16 +72,40 @@ class AuditStore(Protocol):
         limit: int | None = None,
         type: str | None = None,
         conversation_id: str | None = None,
+        suggestion_set_id: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> Iterator[AuditEvent]:
-        """Stored events with ``seq > since_seq``, oldest first, optionally filtered."""
+        """Stored events with ``seq > since_seq``, oldest first, optionally filtered
+        (each filter uses an index; ``since`` inclusive, ``until`` exclusive)."""
+        ...
+
+    def facts(self, *, since: datetime | None = None) -> Iterator[Fact]:
+        """The compact review facts of events at or after ``since``, in seq order."""
         ...
 
     def count(self) -> int:
         """Number of stored events."""
         ...
 
-    def verify(self) -> VerifyReport:
-        """Re-check every row's hash, the chain's order and the head checkpoint."""
+    def verify(self, checkpoints: Sequence[NamedCheckpoint] = ()) -> VerifyReport:
+        """Re-check every row's hash, the chain's order, the head checkpoint and
+        ``checkpoints`` (exported earlier: each must still be in the log)."""
+        ...
+
+    def purge(self, *, before: datetime, actor: str) -> AuditEvent:
+        """Delete the rows before ``before`` (a prefix of the chain) and append a
+        ``purge`` event that anchors what remains; ``ActionRefused`` if none."""
+        ...
+
+    def unanswered(self, *, shown_before: datetime) -> list[tuple[str, str]]:
+        """(set id, rep) of sets shown before ``shown_before`` with no final action."""
+        ...
+
+    def recover(self, *, actor: str, reason: str) -> AuditEvent:
+        """Append an ``incident`` event to a log that no longer continues its head
+        checkpoint, so appends may resume (``ActionRefused`` if nothing to recover)."""
         ...
 
     def close(self) -> None:

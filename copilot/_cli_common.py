@@ -12,13 +12,14 @@ import click
 from pydantic import ValidationError
 from rich.console import Console
 
-from ._cli_lazy import BadInput
+from ._cli_lazy import BadInput, FailedCheck
 from ._models import Conversation
 from ._settings import Settings
 from .errors import ConversationError
 
 __all__ = [
     "BadInput",
+    "FailedCheck",
     "err_console",
     "load_conversation",
     "out_console",

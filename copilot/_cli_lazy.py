@@ -11,9 +11,9 @@ from typing import Any
 
 import click
 
-from .errors import CopilotError
+from .errors import AuditIntegrityError, CopilotError
 
-__all__ = ["BadInput", "LazyGroup"]
+__all__ = ["BadInput", "FailedCheck", "LazyGroup"]
 
 
 class BadInput(click.ClickException):
@@ -22,11 +22,18 @@ class BadInput(click.ClickException):
     exit_code = 2
 
 
+class FailedCheck(click.ClickException):
+    """An integrity check failed (the audit log does not verify): exit code 1."""
+
+    exit_code = 1
+
+
 class LazyGroup(click.Group):
     """A click group whose commands are ``name -> (module, attribute, one-line help)``.
 
     Any :class:`CopilotError` a command raises becomes a one-line message and exit
-    code 2, never a traceback; the error's text says what to fix.
+    code 2 (1 for :class:`AuditIntegrityError`: the log failed its check), never a
+    traceback; the error's text says what to fix.
     """
 
     def __init__(self, *args: Any, lazy: dict[str, tuple[str, str, str]] | None = None, **kw: Any) -> None:
@@ -53,5 +60,7 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except AuditIntegrityError as exc:
+            raise FailedCheck(str(exc)) from None
         except CopilotError as exc:
             raise BadInput(str(exc)) from None

@@ -13,7 +13,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from agents import Agent, AgentContext, AgentResult, ComplianceGuard
-from audit import AuditEvent, canonical_json
+from audit import AuditEvent, RepAction, append_action, append_feedback, canonical_json
 from knowledge import Retriever, detect_language
 
 from ._chat import ChatModel
@@ -31,6 +31,7 @@ from ._models import (
 )
 from ._redact import Redactor, redact_text
 from ._settings import Settings
+from .errors import AuditIntegrityError, StoreError
 
 if TYPE_CHECKING:
     from audit import AuditStore
@@ -84,6 +85,11 @@ class Copilot:
         self.settings = settings
         self.store = store
         self.audit = audit
+        if not settings.audit_required:
+            log.warning(
+                "COPILOT_AUDIT_REQUIRED=false: suggestions will be shown even when the audit log"
+                " cannot record them (trial mode; never in production)"
+            )
         self.today = today
         self.retriever = Retriever(store, k=settings.retrieve_k)
         self.agents = make_agents(settings, chat_model)
@@ -181,11 +187,61 @@ class Copilot:
             ),
             timings_ms={},
         )
-        await asyncio.to_thread(self._log_shown, conversation, redacted, result, actor, started)
+        try:
+            await asyncio.to_thread(self._log_shown, conversation, redacted, result, actor, started)
+        except StoreError as exc:  # nothing is shown unlogged, unless the operator opted out
+            if self.settings.audit_required or isinstance(exc, AuditIntegrityError):
+                raise
+            log.error("suggestion set %s shown UNLOGGED (COPILOT_AUDIT_REQUIRED=false): %s", result.id, exc)
         _lap(timings, "audit", mark)
         timings["total"] = (time.perf_counter() - started) * 1000
         timings.update({f"retrieve.{k}": v for k, v in retrieval.timings_ms.items()})
         return result.model_copy(update={"timings_ms": {k: round(v, 2) for k, v in timings.items()}})
+
+    async def record_action(
+        self,
+        suggestion_set_id: str,
+        action: RepAction,
+        *,
+        rep: str,
+        index: int | None = None,
+        final_text: str | None = None,
+    ) -> AuditEvent:
+        """Log the rep's one final action on a set (sent_as_is | edited | dismissed |
+        wrote_own | ignored); ``final_text`` is redacted and its edit distance to
+        suggestion ``index`` stored. A second action, another rep, an unknown set or
+        a bad index raise :class:`~copilot.errors.ActionRefused`."""
+        return await asyncio.to_thread(
+            append_action,
+            self.audit,
+            suggestion_set_id,
+            action,
+            rep=redact_text(rep),
+            index=index,
+            final_text=final_text,
+        )
+
+    async def record_feedback(
+        self,
+        suggestion_set_id: str,
+        helpful: bool,
+        *,
+        rep: str,
+        index: int | None = None,
+        atom_id: str | None = None,
+        reason: str = "",
+    ) -> AuditEvent:
+        """Log "did this help?" on a set, one suggestion (``index``) or one cited atom."""
+        return await asyncio.to_thread(
+            append_feedback,
+            self.audit,
+            suggestion_set_id,
+            helpful,
+            rep=redact_text(rep),
+            index=index,
+            atom_id=atom_id,
+            reason=reason,
+        )
 
     def _guard_replies(
         self, replies: list[Suggestion], ctx: AgentContext

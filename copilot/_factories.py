@@ -41,15 +41,20 @@ def make_atom_store(settings: Settings) -> ChromaAtomStore:
     embedding = make_embedding(settings)
     if settings.chroma_url:
         return ChromaAtomStore.server(settings.chroma_url, settings.collection, embedding)
+    settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)  # state is private: home 0700
     return ChromaAtomStore.embedded(settings.chroma_path, settings.collection, embedding)
 
 
-def make_audit_store(settings: Settings) -> AuditStore:
-    """PostgreSQL when ``COPILOT_DATABASE_URL`` is set, else SQLite under home."""
+def make_audit_store(settings: Settings, *, read_only: bool = False) -> AuditStore:
+    """PostgreSQL when ``COPILOT_DATABASE_URL`` is set, else SQLite under home
+    (created private: mode 0700)."""
     from audit import open_audit_store
 
-    settings.home.mkdir(parents=True, exist_ok=True)
-    return open_audit_store(settings.database_url or settings.audit_path)
+    if not read_only:
+        settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return open_audit_store(
+        settings.database_url or settings.audit_path, read_only=read_only, home=settings.home
+    )
 
 
 def make_chat_model(settings: Settings) -> OpenAIChatModel | None:

@@ -61,6 +61,20 @@ class Settings(BaseSettings):
         description="How JSON is asked for: response_format json_schema, a tool call, or json_object.",
     )
     log_level: str = "WARNING"
+    # Decision audit log.
+    audit_required: bool = Field(
+        default=True,
+        description="Refuse to show a suggestion that could not be logged; false only for trials (logged).",
+    )
+    action_window_hours: float = Field(
+        default=24.0, gt=0, le=24 * 90, description="After this, a set without a final action is `ignored`."
+    )
+    audit_signing_key: SecretStr | None = Field(
+        default=None, description="Ed25519 private key (PEM or 64 hex) signing exported checkpoints."
+    )
+    teams: dict[str, list[str]] = Field(
+        default_factory=dict, description='Team -> rep ids for reports, e.g. {"east": ["U1", "U2"]}.'
+    )
 
     @field_validator("home", "cache_dir")
     @classmethod

@@ -20,7 +20,7 @@ COMMANDS = {
     ),
     "suggest": ("._cli_press", "suggest", "Press Suggest on one conversation and log the result."),
     "knowledge": ("._cli_knowledge", "knowledge", "Curate knowledge atoms: validate, ingest, list, search."),
-    "audit": ("._cli_audit", "audit", "The decision audit log: verify it, and more."),
+    "audit": ("._cli_audit", "audit", "The decision audit log: record actions, report, verify, export."),
     "eval": ("._cli_eval", "eval_group", "Prompt regression suites: run them, compare two configurations."),
 }
 

@@ -8,6 +8,7 @@ what was wrong, where, and how to fix it::
     ├── InputError              a file or payload we were given is malformed
     │   ├── AtomValidationError     one or more atom files are invalid (file, line, field)
     │   ├── ConversationError       a conversation document is malformed
+    │   ├── ActionRefused           a rep action or feedback the audit log will not record
     │   └── SuiteError              one or more eval suite files are invalid (file, line, field)
     ├── StoreError              the vector store or audit store failed
     │   └── AuditIntegrityError     the audit hash chain does not verify
@@ -22,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "ActionRefused",
     "AtomProblem",
     "AtomValidationError",
     "AuditIntegrityError",
@@ -77,6 +79,11 @@ class AtomValidationError(InputError):
 
 class ConversationError(InputError):
     """A conversation document is malformed (the message names file and field)."""
+
+
+class ActionRefused(InputError):
+    """A rep action or feedback was refused: unknown set, not the set's rep, a second
+    final action on one set, or an index/atom the set did not show."""
 
 
 @dataclass(frozen=True)

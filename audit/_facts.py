@@ -1,0 +1,104 @@
+"""The few fields of an event that reviews aggregate, kept in a compact side table.
+
+A report over a million events cannot parse a million JSON bodies in two
+seconds, so every append also writes one ``audit_facts`` row per event, in the
+same transaction. Facts are derived from the hashed body (``fact_of``) and are
+not themselves evidence: ``verify`` proves the bodies, and the facts can be
+rebuilt from them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ._events import AuditEvent, iso_utc
+
+__all__ = ["FACT_COLUMNS", "Fact", "fact_of"]
+
+FACT_COLUMNS = (
+    "seq",
+    "type",
+    "at",
+    "actor",
+    "set_id",
+    "action",
+    "idx",
+    "edit_distance",
+    "helpful",
+    "atom_id",
+    "latency_ms",
+    "engine",
+    "fallback",
+    "prompts",
+    "competitor",
+    "missing_roles",
+    "citations",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    seq: int
+    type: str
+    at: str
+    actor: str
+    set_id: str
+    action: str | None
+    idx: int | None
+    edit_distance: int | None
+    helpful: int | None
+    atom_id: str
+    latency_ms: float | None
+    engine: str
+    fallback: int
+    prompts: str
+    """``agent@version`` for every prompt used, comma-separated."""
+    competitor: str
+    missing_roles: str
+    """JSON list of the buying roles still missing."""
+    citations: str
+    """JSON list, per suggestion shown, of the atom ids it cited."""
+
+    def row(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in FACT_COLUMNS)
+
+
+def _shown_fields(output: dict[str, Any]) -> tuple[int, str, str, str]:
+    fallback = 1 if output.get("fallback") else 0
+    competitor = output.get("competitor") or {}
+    name = str(competitor.get("name", "")) if isinstance(competitor, dict) else ""
+    chain = output.get("decision_chain") or {}
+    missing = chain.get("missing_roles", []) if isinstance(chain, dict) else []
+    suggestions = output.get("suggestions") or []
+    citations = [[str(c) for c in s.get("citations", [])] if isinstance(s, dict) else [] for s in suggestions]
+    return fallback, name, json.dumps(missing, ensure_ascii=False), json.dumps(citations, ensure_ascii=False)
+
+
+def fact_of(event: AuditEvent) -> Fact:
+    """The facts of a stored event (``seq`` assigned)."""
+    assert event.seq is not None
+    fallback, competitor, missing, citations = 0, "", "[]", "[]"
+    if event.type == "suggestion_shown" and isinstance(event.output, dict):
+        fallback, competitor, missing, citations = _shown_fields(event.output)
+    prompts = ",".join(f"{agent}@{version}" for agent, version in sorted(event.prompt_versions.items()))
+    return Fact(
+        seq=event.seq,
+        type=event.type,
+        at=iso_utc(event.at),
+        actor=event.actor,
+        set_id=event.suggestion_set_id,
+        action=event.action,
+        idx=event.suggestion_index,
+        edit_distance=event.edit_distance,
+        helpful=None if event.helpful is None else int(event.helpful),
+        atom_id=event.atom_id,
+        latency_ms=event.latency_ms,
+        engine=event.engine,
+        fallback=fallback,
+        prompts=prompts,
+        competitor=competitor,
+        missing_roles=missing,
+        citations=citations,
+    )

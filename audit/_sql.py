@@ -1,0 +1,463 @@
+"""What the SQLite and PostgreSQL stores share: group commit, the tail check, reads, verify.
+
+A backend supplies its connection and a few dialect hooks (how to start a write
+transaction, placeholders, which errors mean what, how to stream rows); SQL is
+written with ``?`` placeholders and translated by ``_q``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from copilot.errors import ActionRefused, AuditIntegrityError, StoreError
+
+from ._chain import GENESIS_HASH
+from ._checkpoint import (
+    Checkpoint,
+    NamedCheckpoint,
+    TailMismatch,
+    check_tail,
+    read_checkpoint,
+    write_checkpoint,
+)
+from ._events import AuditEvent, iso_utc
+from ._facts import FACT_COLUMNS, Fact, fact_of
+from ._group import GroupCommit, Pending
+from ._rows import (
+    anchor_of,
+    chain_batch,
+    incident_event,
+    load_event,
+    purge_event,
+    refuse_repeated_ids,
+    refused_error,
+    second_action_error,
+)
+from ._store import AuditStore, VerifyReport
+from ._verify import StoredRow, verify_chain
+
+__all__ = ["PRIVATE", "SqlAuditStore"]
+
+logger = logging.getLogger("copilot.audit")
+
+PRIVATE = 0o600
+_PAGE = 1000
+_INSERT_ROW = "INSERT INTO audit_events (seq, body, hash) VALUES (?, ?, ?)"
+
+
+class SqlAuditStore(AuditStore):
+    """Base of the SQL backends. Subclasses set the attributes below and the hooks."""
+
+    label: str
+    """The log's name in messages: a path, or a URL without its password."""
+    checkpoint_path: Path
+    lock_path: Path
+    read_only: bool
+    _busy_timeout_s: float
+    _db_error: type[Exception]
+    _insert_fact: str
+
+    def _init_common(self) -> None:
+        self._lock = threading.Lock()
+        self._group = GroupCommit(self._write_group)
+        self._lock_fd: int | None = None
+        self._conn: Any = None
+
+    # -- dialect hooks -------------------------------------------------------
+
+    def _q(self, sql: str) -> str:
+        return sql
+
+    def _begin_write(self, conn: Any) -> None:
+        raise NotImplementedError
+
+    def _action_conflict(self, exc: Exception) -> bool | None:
+        """True: a second rep_action on a set; False: another unique violation; None: not one."""
+        raise NotImplementedError
+
+    def _executemany(self, conn: Any, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        conn.executemany(self._q(sql), rows)
+
+    def _in_transaction(self, conn: Any) -> bool:
+        raise NotImplementedError
+
+    def _stream_rows(self, conn: Any) -> contextlib.AbstractContextManager[Iterator[tuple[int, str, str]]]:
+        raise NotImplementedError
+
+    def _close_connection(self, conn: Any) -> None:
+        conn.close()
+
+    # -- writing -------------------------------------------------------------
+
+    def append(self, events: Sequence[AuditEvent]) -> list[AuditEvent]:
+        batch = list(events)
+        if not batch:
+            return []
+        if self.read_only:
+            raise StoreError(f"audit store {self.label} was opened read-only; open it again to append")
+        refuse_repeated_ids(batch)
+        return self._group.submit(batch)
+
+    def _write_group(self, group: list[Pending]) -> None:
+        started = time.perf_counter()
+        with self._lock, self._file_lock():
+            conn = self._connection()
+            try:
+                self._begin_write(conn)
+                tail, _, mismatch = self._tail_check(conn)
+                if mismatch is not None:
+                    raise refused_error(self.label, mismatch)
+                seq, prev_hash = tail.seq, tail.hash
+                for pending in group:
+                    seq, prev_hash = self._write_batch(conn, pending, seq, prev_hash)
+                conn.execute("COMMIT")
+            except self._db_error as exc:
+                self._rollback(conn)
+                count = sum(len(p.batch) for p in group if p.error is None)
+                for pending in group:
+                    pending.result = None
+                raise StoreError(self._append_error(count, exc)) from exc
+            except BaseException:
+                self._rollback(conn)
+                for pending in group:
+                    pending.result = None
+                raise
+            if seq != tail.seq:
+                self._write_head(Checkpoint(seq=seq, hash=prev_hash))
+        written = [p.result for p in group if p.result]
+        if written:
+            logger.info(
+                "audit append: %d event(s) in %d batch(es), seq %s-%s, head %s, %.1f ms",
+                sum(len(r) for r in written),
+                len(written),
+                written[0][0].seq,
+                written[-1][-1].seq,
+                written[-1][-1].hash,
+                (time.perf_counter() - started) * 1000,
+            )
+
+    def _write_batch(self, conn: Any, pending: Pending, seq: int, prev: str) -> tuple[int, str]:
+        """One caller's batch in its own savepoint; a refused batch leaves the others alone."""
+        stored, rows = chain_batch(pending.batch, seq, prev)
+        conn.execute("SAVEPOINT batch")
+        try:
+            self._executemany(conn, _INSERT_ROW, rows)
+            self._executemany(conn, self._insert_fact, [fact_of(event).row() for event in stored])
+        except self._db_error as exc:
+            conflict = self._action_conflict(exc)
+            if conflict is None:
+                raise
+            conn.execute("ROLLBACK TO SAVEPOINT batch")
+            conn.execute("RELEASE SAVEPOINT batch")
+            if conflict:
+                pending.error = ActionRefused(second_action_error(pending.batch))
+            else:
+                pending.error = StoreError(self._duplicate_error(conn, pending.batch, exc))
+            return seq, prev
+        conn.execute("RELEASE SAVEPOINT batch")
+        pending.result = stored
+        return stored[-1].seq or seq, stored[-1].hash
+
+    def _tail_check(self, conn: Any) -> tuple[Checkpoint, Checkpoint | None, TailMismatch | None]:
+        """The log's tail, its checkpoint, and why the first does not continue the second."""
+        last = conn.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").fetchone()
+        tail = Checkpoint(int(last[0]), str(last[1])) if last is not None else Checkpoint(0, GENESIS_HASH)
+        try:
+            checkpoint = read_checkpoint(self.checkpoint_path)
+        except ValueError as exc:
+            return tail, None, TailMismatch("unreadable", str(exc))
+        hash_at = None
+        if checkpoint is not None and 0 < checkpoint.seq <= tail.seq:
+            query = self._q("SELECT hash FROM audit_events WHERE seq = ?")
+            found = conn.execute(query, (checkpoint.seq,)).fetchone()
+            hash_at = None if found is None else str(found[0])
+        mismatch = check_tail(checkpoint, tail, hash_at)
+        if mismatch is None and checkpoint is not None and tail.seq > checkpoint.seq:
+            logger.info(
+                "audit head checkpoint %s behind the log (seq %d < %d): another writer, or a write"
+                " interrupted after its commit; moving it to the tail",
+                self.checkpoint_path,
+                checkpoint.seq,
+                tail.seq,
+            )
+        return tail, checkpoint, mismatch
+
+    def _write_head(self, head: Checkpoint) -> None:
+        try:
+            write_checkpoint(self.checkpoint_path, head)
+        except OSError as exc:
+            # The rows are committed; failing the append now would invite a retry
+            # that duplicates them. The next append finds the checkpoint behind the
+            # tail (still continued by it) and moves it on.
+            logger.warning(
+                "audit head checkpoint %s not updated to seq %d: %s", self.checkpoint_path, head.seq, exc
+            )
+
+    def recover(self, *, actor: str, reason: str) -> AuditEvent:
+        if not reason.strip():
+            raise ActionRefused("recover needs --reason: say what happened and who investigated it")
+        if self.read_only:
+            raise StoreError(f"audit store {self.label} was opened read-only; open it again to recover")
+        with self._lock, self._file_lock():
+            conn = self._connection()
+            try:
+                self._begin_write(conn)
+                tail, checkpoint, mismatch = self._tail_check(conn)
+                if mismatch is None:
+                    message = f"the audit log {self.label} continues its head checkpoint: nothing to recover"
+                    raise ActionRefused(message)
+                event = incident_event(mismatch, checkpoint, tail, actor, reason)
+                [stored], rows = chain_batch([event], tail.seq, tail.hash)
+                self._executemany(conn, _INSERT_ROW, rows)
+                self._executemany(conn, self._insert_fact, [fact_of(stored).row()])
+                conn.execute("COMMIT")
+            except self._db_error as exc:
+                self._rollback(conn)
+                raise StoreError(self._append_error(1, exc)) from exc
+            except BaseException:
+                self._rollback(conn)
+                raise
+            assert stored.seq is not None
+            write_checkpoint(self.checkpoint_path, Checkpoint(stored.seq, stored.hash))
+        logger.warning(
+            "audit log %s recovered (%s): incident at seq %d", self.label, mismatch.kind, stored.seq
+        )
+        return stored
+
+    @contextlib.contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        """Exclusive lock file across this machine's processes, waiting up to the busy timeout."""
+        if self._lock_fd is None:
+            try:
+                self._lock_fd = os.open(self.lock_path, os.O_CREAT | os.O_RDWR, PRIVATE)
+            except OSError as exc:
+                message = f"cannot create the audit lock file {self.lock_path}: {exc.strerror}"
+                raise StoreError(message) from exc
+        deadline = time.monotonic() + self._busy_timeout_s
+        while True:
+            try:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    message = (
+                        f"the audit log {self.label} is locked by another process (waited"
+                        f" {self._busy_timeout_s:g} s); nothing was written: retry"
+                    )
+                    raise StoreError(message) from None
+                time.sleep(0.0005)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def _rollback(self, conn: Any) -> None:
+        if not self._in_transaction(conn):
+            return
+        try:
+            conn.execute("ROLLBACK")
+        except self._db_error as exc:
+            logger.warning("audit rollback on %s failed: %s", self.label, exc)
+
+    def purge(self, *, before: datetime, actor: str) -> AuditEvent:
+        """Delete the oldest rows, those before ``before``, and log it as a ``purge`` event.
+
+        Only a prefix of the chain goes (rows up to the first one at or after
+        ``before``). The ``purge`` event records the last purged seq and its hash,
+        which becomes the anchor the remaining chain is verified from.
+        """
+        if self.read_only:
+            raise StoreError(f"audit store {self.label} was opened read-only; open it again to purge")
+        with self._lock, self._file_lock():
+            conn = self._connection()
+            try:
+                self._begin_write(conn)
+                tail, _, mismatch = self._tail_check(conn)
+                if mismatch is not None:
+                    raise refused_error(self.label, mismatch)
+                query = self._q("SELECT min(seq) FROM audit_events WHERE at >= ?")
+                (keep_from,) = conn.execute(query, (iso_utc(before),)).fetchone()
+                through = (int(keep_from) if keep_from is not None else tail.seq + 1) - 1
+                (first,) = conn.execute("SELECT coalesce(min(seq), 1) FROM audit_events").fetchone()
+                found = conn.execute(
+                    self._q("SELECT hash FROM audit_events WHERE seq = ?"), (through,)
+                ).fetchone()
+                if through < first or found is None:
+                    raise ActionRefused(f"no audit events before {iso_utc(before)} to purge")
+                self._delete_prefix(conn, through)
+                event = purge_event(before, actor, first, through, str(found[0]))
+                [stored], rows = chain_batch([event], tail.seq, tail.hash)
+                self._executemany(conn, _INSERT_ROW, rows)
+                self._executemany(conn, self._insert_fact, [fact_of(stored).row()])
+                conn.execute("COMMIT")
+            except self._db_error as exc:
+                self._rollback(conn)
+                raise StoreError(self._append_error(1, exc)) from exc
+            except BaseException:
+                self._rollback(conn)
+                raise
+            assert stored.seq is not None
+            self._write_head(Checkpoint(stored.seq, stored.hash))
+        logger.warning(
+            "audit log %s purged seq %d-%d (before %s)", self.label, first, through, iso_utc(before)
+        )
+        return stored
+
+    def _delete_prefix(self, conn: Any, through: int) -> None:
+        """Delete rows ``seq <= through`` despite the append-only guard (inside the transaction)."""
+        raise NotImplementedError
+
+    def unanswered(self, *, shown_before: datetime) -> list[tuple[str, str]]:
+        """(set id, rep) of sets shown before ``shown_before`` that have no final action."""
+        query = self._q(
+            "SELECT f.set_id, f.actor FROM audit_facts f WHERE f.type = 'suggestion_shown' AND f.at < ?"
+            " AND NOT EXISTS (SELECT 1 FROM audit_events e"
+            " WHERE e.suggestion_set_id = f.set_id AND e.type = 'rep_action') ORDER BY f.seq"
+        )
+        with self._lock:
+            rows = self._connection().execute(query, (iso_utc(shown_before),)).fetchall()
+        return [(str(set_id), str(actor)) for set_id, actor in rows]
+
+    def _purge_anchor(self, conn: Any) -> Checkpoint | None:
+        """(seq, hash) of the last purged row, from the newest ``purge`` event, if any."""
+        found = conn.execute(
+            "SELECT body FROM audit_events WHERE type = 'purge' ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        return None if found is None else anchor_of(str(found[0]))
+
+    # -- reading -------------------------------------------------------------
+
+    def events(
+        self,
+        *,
+        since_seq: int = 0,
+        limit: int | None = None,
+        type: str | None = None,
+        conversation_id: str | None = None,
+        suggestion_set_id: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Iterator[AuditEvent]:
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must be >= 0, not {limit}")
+        where, params = ["seq > ?"], []
+        for column, value in (
+            ("type", type),
+            ("conversation_id", conversation_id),
+            ("suggestion_set_id", suggestion_set_id),
+            ("actor", actor),
+        ):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if since is not None:
+            where.append("at >= ?")
+            params.append(iso_utc(since))
+        if until is not None:
+            where.append("at < ?")
+            params.append(iso_utc(until))
+        query = self._q(
+            f"SELECT seq, body, hash FROM audit_events WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?"
+        )
+        after, remaining = since_seq, limit
+        while remaining is None or remaining > 0:
+            page = _PAGE if remaining is None else min(_PAGE, remaining)
+            with self._lock:
+                rows = self._connection().execute(query, (after, *params, page)).fetchall()
+            for seq, body, digest in rows:
+                yield load_event(seq, body, digest)
+            if len(rows) < page:
+                return
+            after = rows[-1][0]
+            remaining = None if remaining is None else remaining - len(rows)
+
+    def facts(self, *, since: datetime | None = None) -> Iterator[Fact]:
+        query = self._q(f"SELECT {', '.join(FACT_COLUMNS)} FROM audit_facts WHERE at >= ? ORDER BY seq")
+        with self._lock:
+            rows = self._connection().execute(query, (iso_utc(since) if since else "",)).fetchall()
+        return (Fact(*row) for row in rows)
+
+    def _backfill_facts(self, conn: Any) -> None:
+        """Facts for rows written before the facts table existed (or by an older version)."""
+        (done,) = conn.execute("SELECT coalesce(max(seq), 0) FROM audit_facts").fetchone()
+        (head,) = conn.execute("SELECT coalesce(max(seq), 0) FROM audit_events").fetchone()
+        if done >= head:
+            return
+        self._begin_write(conn)
+        try:
+            query = self._q("SELECT seq, body, hash FROM audit_events WHERE seq > ? ORDER BY seq")
+            facts = []
+            for row in conn.execute(query, (done,)).fetchall():
+                try:
+                    facts.append(fact_of(load_event(*row)).row())
+                except AuditIntegrityError as exc:  # verify() names it; reports stop before it
+                    logger.warning("audit facts not rebuilt past seq %d: %s", row[0] - 1, exc)
+                    break
+            self._executemany(conn, self._insert_fact, facts)
+            conn.execute("COMMIT")
+        except BaseException:
+            self._rollback(conn)
+            raise
+
+    def count(self) -> int:
+        with self._lock:
+            (n,) = self._connection().execute("SELECT COUNT(*) FROM audit_events").fetchone()
+        return int(n)
+
+    def verify(self, checkpoints: Sequence[NamedCheckpoint] = ()) -> VerifyReport:
+        try:
+            head = NamedCheckpoint("head checkpoint", read_checkpoint(self.checkpoint_path))
+        except ValueError as exc:
+            return VerifyReport(ok=False, rows_checked=0, reason=str(exc), damage="unreadable")
+        with self._lock:
+            try:
+                anchor = self._purge_anchor(self._connection())
+                with self._stream_rows(self._connection()) as rows:
+                    stored = (StoredRow(seq, body, digest) for seq, body, digest in rows)
+                    return verify_chain(stored, [head, *checkpoints], start=anchor)
+            except self._db_error as exc:  # corrupted pages: a failed check, not a crash
+                reason = f"database unreadable: {exc}"
+                return VerifyReport(ok=False, rows_checked=0, reason=reason, damage="unreadable")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._close_connection(self._conn)
+                self._conn = None
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
+
+    # -- helpers -------------------------------------------------------------
+
+    def _connection(self) -> Any:
+        if self._conn is None:
+            raise StoreError(f"audit store {self.label} is closed; open it again with open_audit_store()")
+        return self._conn
+
+    def _append_error(self, count: int, exc: Exception) -> str:
+        return (
+            f"could not append {count} audit event(s) to {self.label}: {exc}. Nothing was written."
+            " If the disk is full, free disk space and retry; if the database is locked or down,"
+            " retry once it is back."
+        )
+
+    def _duplicate_error(self, conn: Any, batch: list[AuditEvent], exc: Exception) -> str:
+        ids = [e.event_id for e in batch]
+        marks = ", ".join("?" * len(ids))
+        query = self._q(f"SELECT event_id FROM audit_events WHERE event_id IN ({marks})")
+        which = ", ".join(i for (i,) in conn.execute(query, ids).fetchall()) or "?"
+        return (
+            f"audit event(s) {which} already in {self.label} ({exc}); append each event once."
+            " Nothing was written."
+        )

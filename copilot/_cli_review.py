@@ -1,0 +1,267 @@
+"""``copilot audit show|export|sweep|purge``: one set's story, the log as a file, housekeeping."""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import json
+import re
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import click
+from rich.markup import escape as _escape_markup
+
+from ._cli_audit import _open_store, _print_event, _when
+from ._cli_common import BadInput, out_console, print_json, settings
+
+if TYPE_CHECKING:
+    from audit import AuditEvent
+
+__all__ = ["export", "purge", "show", "sweep"]
+
+EXPORT_COLUMNS = (
+    "seq",
+    "at",
+    "type",
+    "actor",
+    "conversation_id",
+    "suggestion_set_id",
+    "engine",
+    "model",
+    "latency_ms",
+    "action",
+    "suggestion_index",
+    "edit_distance",
+    "final_text",
+    "helpful",
+    "atom_id",
+    "reason",
+    "prev_hash",
+    "hash",
+)
+
+
+_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def escape(text: str) -> str:
+    """Text from the log made inert for the terminal: no control or bidi characters, no markup."""
+    return _escape_markup(_UNSAFE.sub("", text))
+
+
+def _diff(suggested: str, sent: str) -> str:
+    """A word-level diff: [-removed-] {+added+}; CJK text is compared by character."""
+    tokens_a = list(suggested) if not suggested.isascii() else suggested.split(" ")
+    tokens_b = list(sent) if not sent.isascii() else sent.split(" ")
+    joiner = "" if not (suggested + sent).isascii() else " "
+    out: list[str] = []
+    for op, a1, a2, b1, b2 in difflib.SequenceMatcher(a=tokens_a, b=tokens_b, autojunk=False).get_opcodes():
+        if op == "equal":
+            out.append(joiner.join(tokens_a[a1:a2]))
+            continue
+        if a2 > a1:
+            out.append(f"[red][-{escape(joiner.join(tokens_a[a1:a2]))}-][/]")
+        if b2 > b1:
+            out.append(f"[green]{{+{escape(joiner.join(tokens_b[b1:b2]))}+}}[/]")
+    return joiner.join(escape(p) if not p.startswith(("[red]", "[green]")) else p for p in out)
+
+
+def _shown_lines(event: AuditEvent) -> list[str]:
+    output: dict[str, Any] = event.output or {}
+    messages = ((event.input or {}).get("messages") or []) if isinstance(event.input, dict) else []
+    lines = [f"[bold]{event.at:%Y-%m-%d %H:%M:%S} shown[/] to {escape(event.actor)}, {event.engine}"]
+    if event.latency_ms is not None:
+        lines[-1] += f", {event.latency_ms:g} ms"
+    for message in messages[-3:] if isinstance(messages, list) else []:
+        if isinstance(message, dict):
+            lines.append(
+                f"  input  {escape(str(message.get('from', '?')))}: {escape(str(message.get('text', '')))}"
+            )
+    for i, suggestion in enumerate(output.get("suggestions") or []):
+        cited = ", ".join(suggestion.get("citations", []))
+        basis = "; ".join(suggestion.get("legal_basis", []))
+        lines.append(f"  [{i}] {escape(str(suggestion.get('text', '')))}")
+        lines.append(f"      cites {escape(cited)}" + (f" · {escape(basis)}" if basis else ""))
+    competitor = output.get("competitor")
+    if isinstance(competitor, dict):
+        lines.append(
+            f"  competitor {escape(str(competitor.get('name')))}: {escape(str(competitor.get('response')))}"
+        )
+    for verdict in output.get("compliance") or []:
+        note = (
+            f"{verdict.get('target')}: {verdict.get('rule')} {verdict.get('action')} ({verdict.get('basis')})"
+        )
+        lines.append(f"  compliance {escape(note)}")
+    if output.get("fallback"):
+        lines.append(f"  fallback {escape(str(output['fallback']))}")
+    return lines
+
+
+def _action_lines(event: AuditEvent, suggestions: list[str]) -> list[str]:
+    head = f"[bold]{event.at:%Y-%m-%d %H:%M:%S} {event.action}[/] by {escape(event.actor)}"
+    if event.suggestion_index is not None:
+        head += f", suggestion {event.suggestion_index}"
+    if event.edit_distance is not None:
+        head += f", edit distance {event.edit_distance}"
+    lines = [head]
+    index = event.suggestion_index
+    if event.final_text is not None and index is not None and index < len(suggestions):
+        lines.append(f"  diff   {_diff(suggestions[index], event.final_text)}")
+    elif event.final_text is not None:
+        lines.append(f"  sent   {escape(event.final_text)}")
+    if event.reason:
+        lines.append(f"  reason {escape(event.reason)}")
+    return lines
+
+
+@click.command()
+@click.argument("set_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the set's events as a JSON list.")
+def show(set_id: str, as_json: bool) -> None:
+    """One suggestion set's timeline: input, suggestions, citations, compliance notes,
+    the final action with a diff of what was sent, and feedback.
+
+    \b
+    Example:
+      copilot audit show ss-0123456789abcdef
+    """
+    from audit import open_audit_store
+
+    config = settings()
+    with open_audit_store(
+        config.database_url or config.audit_path, read_only=True, home=config.home
+    ) as store:
+        events = list(store.events(suggestion_set_id=set_id))
+    if not events:
+        raise BadInput(
+            f"no events for suggestion set {set_id!r}; use the id printed by `copilot suggest --json`"
+        )
+    if as_json:
+        print_json([e.model_dump(mode="json") for e in events])
+        return
+    suggestions: list[str] = []
+    for event in events:
+        if event.type == "suggestion_shown":
+            suggestions = [str(s.get("text", "")) for s in (event.output or {}).get("suggestions") or []]  # type: ignore[union-attr]
+            lines = _shown_lines(event)
+        elif event.type == "rep_action":
+            lines = _action_lines(event, suggestions)
+        else:
+            about = f" suggestion {event.suggestion_index}" if event.suggestion_index is not None else ""
+            about += f" atom {event.atom_id}" if event.atom_id else ""
+            verdict = "helpful" if event.helpful else "not helpful"
+            when = f"{event.at:%Y-%m-%d %H:%M:%S}"
+            lines = [f"[bold]{when} feedback[/]{escape(about)}: {verdict} {escape(event.reason)}"]
+        out_console.print("\n".join(lines))
+
+
+def _write_export(events: Any, fmt: str, handle: IO[str]) -> int:
+    count = 0
+    if fmt == "jsonl":
+        for event in events:
+            handle.write(json.dumps(event.model_dump(mode="json"), ensure_ascii=False, sort_keys=True) + "\n")
+            count += 1
+        return count
+    writer = csv.writer(handle)
+    writer.writerow(EXPORT_COLUMNS)
+    for event in events:
+        data = event.model_dump(mode="json")
+        writer.writerow(["" if data[c] is None else data[c] for c in EXPORT_COLUMNS])
+        count += 1
+    return count
+
+
+@click.command()
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@click.option("--since", default=None, help="First day (YYYY-MM-DD or ISO time, UTC), inclusive.")
+@click.option("--until", default=None, help="End (YYYY-MM-DD or ISO time, UTC), exclusive.")
+@click.option(
+    "--out", type=click.Path(path_type=Path, dir_okay=False), default=None, help="File (default: stdout)."
+)
+def export(fmt: str, since: str | None, until: str | None, out: Path | None) -> None:
+    """Export events: JSON lines (every field and hash, re-verifiable) or CSV (flat columns).
+
+    \b
+    Examples:
+      copilot audit export --format jsonl --out audit.jsonl
+      copilot audit export --format csv --since 2026-10-01 --until 2027-01-01 > q4.csv
+    """
+    from audit import open_audit_store
+
+    config = settings()
+    start, end = _when(since, "--since"), _when(until, "--until")
+    with open_audit_store(
+        config.database_url or config.audit_path, read_only=True, home=config.home
+    ) as store:
+        events = store.events(since=start, until=end)
+        if out is None:
+            _write_export(events, fmt, sys.stdout)
+            return
+        try:
+            with out.open("w", encoding="utf-8", newline="") as handle:
+                count = _write_export(events, fmt, handle)
+        except OSError as exc:
+            raise BadInput(f"cannot write {out}: {exc.strerror}") from None
+    out_console.print(f"[green]exported[/] {count} event(s) to {escape(str(out))}")
+
+
+@click.command()
+@click.option(
+    "--hours",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Window (default: COPILOT_ACTION_WINDOW_HOURS).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the sets marked ignored as JSON.")
+def sweep(hours: float | None, as_json: bool) -> None:
+    """Record `ignored` for sets left without a final action longer than the window.
+
+    \b
+    Example:
+      copilot audit sweep            # window: COPILOT_ACTION_WINDOW_HOURS (default 24)
+
+    `copilot serve` runs the same sweep periodically.
+    """
+    from audit import sweep_ignored
+
+    config = settings()
+    window = timedelta(hours=hours if hours is not None else config.action_window_hours)
+    with _open_store() as store:
+        recorded = sweep_ignored(store, window)
+    if as_json:
+        print_json(
+            {
+                "ignored": [e.suggestion_set_id for e in recorded],
+                "window_hours": window.total_seconds() / 3600,
+            }
+        )
+    else:
+        out_console.print(f"[green]swept[/] {len(recorded)} set(s) marked ignored")
+
+
+@click.command()
+@click.option("--before", required=True, help="Delete events before this date (YYYY-MM-DD, UTC).")
+@click.option("--actor", default="operator", help="Who is purging (stored, redacted).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--json", "as_json", is_flag=True, help="Print the purge event as JSON.")
+def purge(before: str, actor: str, yes: bool, as_json: bool) -> None:
+    """Retention: delete the oldest events, log the purge, keep the chain verifiable.
+
+    \b
+    Example:
+      copilot audit purge --before 2025-01-01 --yes
+
+    The `purge` event records which rows went and the hash the remaining chain
+    starts from; `copilot audit verify` checks from there.
+    """
+    cutoff = _when(before, "--before")
+    assert cutoff is not None
+    if not yes and not click.confirm(f"Delete every audit event before {cutoff:%Y-%m-%d %H:%M} UTC?"):
+        raise BadInput("purge cancelled")
+    with _open_store() as store:
+        event = store.purge(before=cutoff, actor=actor)
+    output: dict[str, Any] = event.output or {}
+    _print_event(event, as_json, f"purge of seq {output.get('first_seq')}-{output.get('through_seq')}")
