@@ -68,6 +68,8 @@ def test_shipped_suites_on_the_llm_engine_against_the_fake_server(
     with FakeOpenAI(FakeReply(drafts=drafts)) as fake:
         monkeypatch.setenv("COPILOT_LLM_BASE_URL", fake.url)
         monkeypatch.setenv("COPILOT_LLM_MODEL", "fake-model")
+        # A busy CI machine must not turn a press into a timeout (never cached, so asked again).
+        monkeypatch.setenv("COPILOT_LLM_TIMEOUT_S", "60")
         suites = str(ROOT / "evals" / "suites")
         code, out = cli("eval", "run", suites, "--engine", "llm", "--concurrency", "8", "--json")
         report = json.loads(out)
