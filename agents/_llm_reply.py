@@ -17,8 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from copilot import Provenance, Suggestion
-from copilot._chat import ChatModel
+from copilot import ChatModel, Provenance, Suggestion
 from copilot.errors import ConfigError
 from knowledge import Atom
 from prompts import ChatTemplate, load_chat_prompt

@@ -9,7 +9,10 @@ Prints, as a table (or one JSON document with --json):
 * Suggest p50/p95 with the LLM engine (one model call per press, real HTTP on 127.0.0.1),
 * the copilot's own overhead: the press minus the model's fixed delay,
 * the same press on the grounded engine alone,
-* a plain one-call LangChain chain (prompt | ChatOpenAI | parser) on the same server.
+* a plain one-call LangChain chain (prompt | ChatOpenAI | parser) on the same server,
+* with --faults: for each fault the server can play (malformed JSON, fabricated
+  citations, ungrounded figures, HTTP 500, 429 then success, too slow, server down),
+  how often the grounded engine took over, and the reasons recorded.
 
 The fake server is the tests' (tests/fake_openai.py); its drafts cite the first atom
 the prompt offers, so the grounding checks run as they would on a real answer.
@@ -30,6 +33,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
@@ -99,11 +103,8 @@ def plain_chain(url: str, n: int) -> list[float]:
     from langchain_openai import ChatOpenAI
 
     prompt = ChatPromptTemplate.from_messages([("system", "You help a sales rep."), ("user", "{chat}")])
-    chain = (
-        prompt
-        | ChatOpenAI(base_url=url, model="gpt-fake", api_key="sk-bench", max_retries=0, timeout=10)
-        | StrOutputParser()
-    )  # type: ignore[arg-type]
+    llm = ChatOpenAI(base_url=url, model="gpt-fake", api_key=SecretStr("sk-bench"), max_retries=0, timeout=10)
+    chain = prompt | llm | StrOutputParser()
     chain.invoke({"chat": "warm up"})
     out = []
     for _ in range(n):
@@ -118,6 +119,9 @@ def main() -> None:
     parser.add_argument("--delay-ms", type=float, default=300.0, help="the fake model's fixed answer time")
     parser.add_argument("--rounds", type=int, default=5, help="passes over the sample conversations")
     parser.add_argument("--json", action="store_true", help="print one JSON document, nothing else")
+    parser.add_argument(
+        "--faults", action="store_true", help="also measure fallback rate and reason per fault"
+    )
     args = parser.parse_args()
     conversations = [
         load_conversation(p) for p in sorted((ROOT / "examples" / "conversations").glob("*.json"))
@@ -134,6 +138,7 @@ def main() -> None:
         calls = len(fake.completions()) / (len(conversations) * args.rounds + 3)
         grounded = run_engine(store, home / "grounded", None, conversations, args.rounds)
         chain = plain_chain(fake.url, len(conversations) * args.rounds)
+        faults = run_faults(store, home, fake, conversations) if args.faults else {}
         store.close()
     llm_ms = [p["ms"] for p in llm]
     rows["Suggest, LLM engine"] = _row(llm_ms)
@@ -147,7 +152,7 @@ def main() -> None:
         rows["Suggest, LLM engine"]["p95"] / rows["plain one-call LangChain chain"]["p95"], 3
     )
     if args.json:
-        print(json.dumps({"rows": rows, **meta}))
+        print(json.dumps({"rows": rows, **meta, "faults": faults}))
         return
     table = Table(title=f"Suggest latency, fake model answering in {args.delay_ms:.0f} ms")
     for column in ("", "p50 ms", "p95 ms", "n"):
@@ -160,6 +165,74 @@ def main() -> None:
         f"model calls per press {meta['model_calls_per_press']} · LLM replies shown in "
         f"{shown:.0%} of presses · p95 / chain p95 = {meta['p95_vs_chain']}"
     )
+    if faults:
+        table = Table(title="Faults: how often the grounded engine took over, and why")
+        for column in ("fault", "fallback rate", "reasons", "LLM replies replaced"):
+            table.add_column(column)
+        for name, row in faults.items():
+            reasons = ", ".join(f"{r} ×{n}" for r, n in row["reasons"].items()) or "—"
+            table.add_row(name, f"{row['fallback_rate']:.0%}", reasons, str(row["replaced"]))
+        console.print(table)
+
+
+def _fabricated(prompt: str) -> dict[str, Any]:
+    out = drafts(prompt)
+    for draft in out["suggestions"]:
+        draft["citations"] = [*draft["citations"], "obj-fabricated-999"]
+    return out
+
+
+def _ungrounded(prompt: str) -> dict[str, Any]:
+    out = drafts(prompt)
+    out["suggestions"][0]["text"] = "保证三个月内提升 300%，行业第一。"
+    return out
+
+
+FAULTS: dict[str, list[FakeReply]] = {
+    "malformed JSON": [FakeReply(raw="Sure! 1) 降价 2) 打折")],
+    "fabricated citations": [FakeReply(drafts=_fabricated)],
+    "ungrounded figures (1 of 3)": [FakeReply(drafts=_ungrounded)],
+    "HTTP 500": [FakeReply(status=500)],
+    "429 then success": [FakeReply(status=429), FakeReply(drafts=drafts)],
+    "slow (20 s)": [FakeReply(drafts=drafts, delay_s=20)],
+}
+
+
+def run_faults(
+    store: ChromaAtomStore, home: Path, fake: FakeOpenAI, conversations: list[Conversation]
+) -> dict[str, dict[str, Any]]:
+    """Each fault on the first five sample conversations, 1 s model share."""
+    out: dict[str, dict[str, Any]] = {}
+    sample = conversations[:5]
+    cases = {**FAULTS, "server down": []}
+    for name, replies in cases.items():
+        url = fake.url if replies else "http://127.0.0.1:9/v1"  # port 9 (discard): nothing listens
+        model = OpenAIChatModel(base_url=url, model="gpt-fake", timeout_s=1.0)
+        results = []
+        for conversation in sample:
+            if replies:
+                fake.script(*replies)
+            settings = Settings(home=home / "faults", llm_timeout_s=1.0)
+            audit = open_audit_store(home / "faults.sqlite3")
+            copilot = Copilot(settings, store, audit, today=date.today, chat_model=model)
+            copilot.warm_up()
+            results.append(asyncio.run(_press(copilot, conversation)))
+            audit.close()
+        reasons: dict[str, int] = {}
+        for result in results:
+            if result.fallback:
+                reasons[result.fallback.reason] = reasons.get(result.fallback.reason, 0) + 1
+        replaced = sum(len(r.provenance["reply"].replaced) for r in results)
+        out[name] = {"fallback_rate": sum(r.engine == "grounded" for r in results) / len(results)}
+        out[name].update(reasons=reasons, replaced=replaced, presses=len(results))
+    return out
+
+
+async def _press(copilot: Copilot, conversation: Conversation) -> Any:
+    try:
+        return await copilot.suggest(conversation)
+    finally:
+        await copilot.aclose()
 
 
 def _row(values: list[float]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from copilot._chat import ChatMessage
+from copilot import ChatMessage
 from copilot.errors import ConfigError
 
 __all__ = ["TEMPLATE_DIR", "ChatTemplate", "PromptTemplate", "load_chat_prompt", "load_prompt"]
