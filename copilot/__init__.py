@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._chat import ChatMessage, ChatModel, FunctionChatModel, OpenAIChatModel
     from ._engine import Copilot, redact_conversation
+    from ._factories import make_chat_model
     from ._models import (
         ATOM_TYPES,
         ROLES,
@@ -69,6 +70,7 @@ _WHERE = {
     "._settings": ("Settings",),
     "._untrusted": ("fill_value_ok", "terminal_text"),
     "._engine": ("Copilot", "redact_conversation"),
+    "._factories": ("make_chat_model",),
 }
 _MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
 
@@ -104,6 +106,7 @@ __all__ = [
     "SuggestionSet",
     "fill_value_ok",
     "find_pii",
+    "make_chat_model",
     "redact_conversation",
     "redact_text",
     "terminal_text",

@@ -1,4 +1,4 @@
-"""The ``copilot`` command line: demo, suggest, knowledge, audit.
+"""The ``copilot`` command line: demo, suggest, knowledge, audit, eval.
 
 Each command's module is imported only when it runs (see ``_cli_lazy``), so
 ``copilot --help`` stays fast.
@@ -22,6 +22,7 @@ COMMANDS = {
     "knowledge": ("._cli_knowledge", "knowledge", "Curate knowledge atoms: validate, ingest, list, search."),
     "audit": ("._cli_audit", "audit", "The decision audit log: record actions, report, verify, export."),
     "serve": ("._cli_serve", "serve", "Serve Slack and WeCom (one app, /healthz, /readyz) with uvicorn."),
+    "eval": ("._cli_eval", "eval_group", "Prompt regression suites: run them, compare two configurations."),
 }
 
 
@@ -38,6 +39,7 @@ def main() -> None:
       copilot suggest --conversation chat.json     # one Suggest press
       copilot audit verify                         # prove the decision log is intact
       copilot serve --port 8000                    # Slack and WeCom apps, /healthz
+      copilot eval run evals/suites                # prompt regression suites
 
     All state lives in COPILOT_HOME (default ~/.copilot).
     """

@@ -8,7 +8,8 @@ what was wrong, where, and how to fix it::
     ├── InputError              a file or payload we were given is malformed
     │   ├── AtomValidationError     one or more atom files are invalid (file, line, field)
     │   ├── ConversationError       a conversation document is malformed
-    │   └── ActionRefused           a rep action or feedback the audit log will not record
+    │   ├── ActionRefused           a rep action or feedback the audit log will not record
+    │   └── SuiteError              one or more eval suite files are invalid (file, line, field)
     ├── StoreError              the vector store or audit store failed
     │   └── AuditIntegrityError     the audit hash chain does not verify
     ├── Busy                    too many presses waiting on this worker: retry in a moment
@@ -35,6 +36,8 @@ __all__ = [
     "InputError",
     "ModelError",
     "StoreError",
+    "SuiteError",
+    "SuiteProblem",
 ]
 
 
@@ -81,6 +84,28 @@ class ConversationError(InputError):
 class ActionRefused(InputError):
     """A rep action or feedback was refused: unknown set, not the set's rep, a second
     final action on one set, or an index/atom the set did not show."""
+
+
+@dataclass(frozen=True)
+class SuiteProblem:
+    """One problem found in one eval suite file."""
+
+    path: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.field}: {self.message}"
+
+
+class SuiteError(InputError):
+    """One or more eval suite files are invalid. ``problems`` lists every one found."""
+
+    def __init__(self, problems: list[SuiteProblem]) -> None:
+        self.problems = list(problems)
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"{len(self.problems)} problem(s) in eval suite file(s):\n{lines}")
 
 
 class StoreError(CopilotError):
