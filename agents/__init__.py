@@ -4,7 +4,7 @@ from ._base import Agent, AgentContext
 from ._competitor import CompetitorAgent, CompetitorMatcher
 from ._compliance import RULES, ComplianceGuard, GuardResult, Rule
 from ._decision_chain import DecisionChainAgent
-from ._reply import ReplyAgent
+from ._reply import GuidanceAgent, ReplyAgent
 from ._roles import find_roles, role_of_title
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "ComplianceGuard",
     "DecisionChainAgent",
     "GuardResult",
+    "GuidanceAgent",
     "ReplyAgent",
     "Rule",
     "find_roles",

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol, TypeVar
 
-from copilot._models import Conversation
-from copilot._untrusted import fill_value_ok
+from copilot import Conversation, fill_value_ok
 from knowledge import Retrieval
 
 __all__ = ["Agent", "AgentContext"]

@@ -11,10 +11,11 @@ when its clause also carries a vendor or comparison cue (``_CUES``: 那边, 报�
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from copilot._models import CompetitorResponse
-from knowledge import Atom, clauses, normalize
+from copilot import CompetitorResponse
+from knowledge import CJK, CLAUSE_END, Atom, clauses, fold, plain_text
 
 from ._base import AgentContext
 
@@ -34,9 +35,7 @@ _CUES = (
 # Words and idioms that contain a short alias but name no vendor.
 _NOT_A_NAME = ("坚如磐石", "稳如磐石", "安如磐石", "磐石般", "像磐石一样", "卫星图", "北极光", "南极光")
 _CUE = re.compile("|".join(rf"(?<![a-z0-9]){c}(?![a-z0-9])" if c.isascii() else c for c in _CUES))
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 _LATIN = "a-z0-9\u00c0-\u024f"
-_CLAUSE_END = re.compile(r"[,。!?;\n]|\.(?=\s)")  # clause ends after NFKC (，→, ！→!)
 _SHORT = 2
 
 
@@ -51,10 +50,19 @@ class CompetitorMatcher:
     """Finds competitor names and aliases (any language, case- and width-insensitive)."""
 
     def __init__(self, battlecards: list[Atom]) -> None:
+        self._compile({name: card.canonical_competitor for card in battlecards for name in card.competitors})
+
+    @classmethod
+    def of_names(cls, names: Iterable[str]) -> CompetitorMatcher:
+        """A matcher for bare names, each its own canonical name (the compliance guard's)."""
+        matcher = cls([])
+        matcher._compile({name.strip(): name.strip() for name in names if name.strip()})
+        return matcher
+
+    def _compile(self, names: dict[str, str]) -> None:
         aliases: dict[str, str] = {}
-        for card in battlecards:
-            for name in card.competitors:
-                aliases.setdefault(normalize(name), card.canonical_competitor)
+        for name, canonical in names.items():
+            aliases.setdefault(fold(name), canonical)
         ordered = sorted(aliases, key=len, reverse=True)
         self._canonical = aliases
         self._pattern = re.compile("|".join(_alias_pattern(a) for a in ordered)) if ordered else None
@@ -63,7 +71,7 @@ class CompetitorMatcher:
         """The canonical name of the first competitor ``text`` names, if any."""
         if self._pattern is None:
             return None
-        folded = normalize(text)
+        folded = fold(text)
         pos = 0
         while (match := self._pattern.search(folded, pos)) is not None:
             if _names_a_vendor(folded, match.start(), match.end()):
@@ -74,7 +82,7 @@ class CompetitorMatcher:
 
 def _alias_pattern(alias: str) -> str:
     escaped = re.escape(alias)
-    if _CJK.search(alias):
+    if CJK.search(alias):
         return escaped
     return rf"(?<![{_LATIN}]){escaped}(?![{_LATIN}])"
 
@@ -82,7 +90,7 @@ def _alias_pattern(alias: str) -> str:
 def _names_a_vendor(folded: str, start: int, end: int) -> bool:
     """A short Chinese alias needs a cue in its clause and must not sit inside a known word."""
     alias = folded[start:end]
-    if len(alias) > _SHORT or not _CJK.search(alias):
+    if len(alias) > _SHORT or not CJK.search(alias):
         return True
     for word in _NOT_A_NAME:
         at = word.find(alias)
@@ -90,8 +98,8 @@ def _names_a_vendor(folded: str, start: int, end: int) -> bool:
             if start >= at and folded.startswith(word, start - at):
                 return False
             at = word.find(alias, at + 1)
-    begin = max((m.end() for m in _CLAUSE_END.finditer(folded, 0, start)), default=0)
-    stop = _CLAUSE_END.search(folded, end)
+    begin = max((m.end() for m in CLAUSE_END.finditer(folded, 0, start)), default=0)
+    stop = CLAUSE_END.search(folded, end)
     clause = folded[begin:start] + "\0" + folded[end : stop.start() if stop else len(folded)]
     return _CUE.search(clause) is not None
 
@@ -111,7 +119,7 @@ class CompetitorAgent:
         card = min(mine, key=lambda c: (c.language != ctx.language, c.id))
         return CompetitorResponse(
             name=hit.canonical,
-            claim=hit.claim,
+            claim=plain_text(hit.claim),
             response=card.fill(**ctx.fill_values()),
             citations=[card.id],
         )

@@ -11,17 +11,16 @@ only when one of its literal keys occurs, so a clean 500-character text takes we
 
 from __future__ import annotations
 
-import functools
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from copilot._models import ComplianceVerdict
-from copilot._redact import Redactor, find_pii
+from copilot import ComplianceVerdict, Redactor, find_pii
+from knowledge import fold_map, is_cjk, sentences
 
+from ._competitor import CompetitorMatcher
 from ._discounts import negated, offers
 
 __all__ = ["RULES", "ComplianceGuard", "GuardResult", "Rule"]
@@ -56,29 +55,9 @@ class GuardResult:
     verdicts: list[ComplianceVerdict]
 
 
-# --- folding: NFKC + casefold, with a map from folded back to original offsets ---------
+# --- folding: NFKC + casefold (knowledge.fold_map), with a map back to original offsets ----
 
-
-class _FoldTable(dict[int, str]):
-    def __missing__(self, codepoint: int) -> str:
-        folded = unicodedata.normalize("NFKC", chr(codepoint)).casefold()
-        if len(self) < 65536:
-            self[codepoint] = folded
-        return folded
-
-
-_FOLD = _FoldTable()
-
-
-@functools.lru_cache(maxsize=16)
-def _fold(text: str) -> tuple[str, tuple[int, ...] | None]:
-    """Folded text and, when lengths changed, the original index of every folded char."""
-    if text.isascii():
-        return text.lower(), None
-    folded = text.translate(_FOLD)
-    if len(folded) == len(text):  # no char folds to "", so equal length means one to one
-        return folded, None
-    return folded, tuple(i for i, ch in enumerate(text) for _ in _FOLD[ord(ch)])
+_fold = fold_map
 
 
 def _span(index: tuple[int, ...] | None, start: int, end: int) -> tuple[int, int]:
@@ -92,10 +71,6 @@ _NEXT_WORD = re.compile(r"\s+([a-z0-9]+)")
 _B = r"(?<![a-z0-9])"  # ASCII word boundaries: \b would treat CJK as word characters
 _E = r"(?![a-z0-9])"
 _ALNUM = re.compile("[a-z0-9]")
-
-
-def _cjk(ch: str) -> bool:
-    return "\u4e00" <= ch <= "\u9fff"
 
 
 def _the(adjective: str) -> _Replace:
@@ -117,17 +92,17 @@ def _swap(word: str) -> _Replace:
 
 
 def _leading(t: str, s: int, e: int) -> str:
-    return "领先" if _cjk(t[s - 1 : s] or " ") or _cjk(t[e : e + 1] or " ") else _the("leading")(t, s, e)
+    return "领先" if is_cjk(t[s - 1 : s] or " ") or is_cjk(t[e : e + 1] or " ") else _the("leading")(t, s, e)
 
 
 def _hundred(t: str, s: int, e: int) -> str:
     word = _NEXT_WORD.match(t, e)
-    if _cjk(t[e:].lstrip()[:1] or " "):
+    if is_cjk(t[e:].lstrip()[:1] or " "):
         return "高度"
     if word:
         noun = word.group(1) in {"uptime", "availability", "accuracy", "success", "satisfaction"}
         return "a high share" if word.group(1) == "of" else "high" if noun else "highly"
-    return "很高" if _cjk(t[s - 1 : s] or " ") else "very high"
+    return "很高" if is_cjk(t[s - 1 : s] or " ") else "very high"
 
 
 def _guarantee(t: str, s: int, e: int) -> str:
@@ -296,8 +271,25 @@ def _fix_article(before: str, new: str) -> str:
     return before[: m.start(1)] + (article.capitalize() if m[1][0] == "A" else article) + m[2]
 
 
-def _repair(text: str, rule: str) -> tuple[str, list[str]]:
-    """``text`` with every term of ``rule`` replaced (leftmost, then longest, then table order)."""
+_OPEN_QUOTES = "\"'“‘「『《〈"
+_CLOSE_QUOTES = "\"'”’」』》〉"
+# What a repair must not leave behind: an empty quotation, doubled punctuation, a dangling
+# article or a sentence that starts with punctuation.
+_BROKEN = re.compile(
+    r"\"\"|“”|‘’|「」|『』|《》|''|[，、；：,;:]\s*[，。、；：！？,.;:!?]|(?<![A-Za-z])(?:a|an)\s+[,.;:!?]"
+    r"|^\s*[，。、；：,;:]|\s{2,}(?=\S)"
+)
+
+
+def _quoted(text: str, start: int, end: int) -> bool:
+    """A term in quotation marks is being mentioned, not claimed ("不得使用“最好”等用语")."""
+    before, after = text[start - 1 : start], text[end : end + 1]
+    return (bool(before) and before in _OPEN_QUOTES) or (bool(after) and after in _CLOSE_QUOTES)
+
+
+def _repair(text: str, rule: str) -> tuple[str, list[str], str]:
+    """``text`` with every term of ``rule`` replaced (leftmost, then longest, then table order),
+    the changes, and why the result would not stay a sentence ("" when it would)."""
     folded, index = _fold(text)
     found = [
         (m.start(), m.start() - m.end(), order, m.end(), term[2])
@@ -306,16 +298,22 @@ def _repair(text: str, rule: str) -> tuple[str, list[str]]:
     ]
     pieces: list[str] = []
     changes: list[str] = []
+    broken = ""
     pos = 0
     for fstart, _, _, fend, replace in sorted(found, key=lambda f: f[:3]):
         start, end = _span(index, fstart, fend)
         if start < pos:
             continue
+        if _quoted(text, start, end):
+            broken = broken or f'"{text[start:end]}" is quoted: rewording it would misquote'
         new = _match_case(text, start, end, replace(folded, fstart, fend))
         pieces += (_fix_article(text[pos:start], new), new)
         changes.append(f'"{text[start:end]}" → "{new}"')
         pos = end
-    return "".join([*pieces, text[pos:]]), changes
+    result = "".join([*pieces, text[pos:]])
+    if changes and not broken and (bad := _BROKEN.search(result)) and not _BROKEN.search(text):
+        broken = f'rewording leaves broken text ("{bad.group(0).strip() or bad.group(0)}")'
+    return result, changes, broken
 
 
 # --- disparagement --------------------------------------------------------------------------
@@ -330,8 +328,7 @@ _DISPARAGING = re.compile(
     r"|unstable(?!\s+(?:networks?|connections?))|keeps?\s+crashing|crash(?:es)?\s+(?:all\s+the\s+time"
     r"|constantly|often|frequently)|(?:poor|low)[\s-]quality(?!\s+data)|buggy"
 )
-_GENERIC_COMPETITOR = "竞争对手|对手|竞品|友商|" + _B + r"(?:competitors?|rivals?)" + _E
-_SENTENCE_END = re.compile(r"(?<=[。！？!?；;\n])|(?<=\.)(?=\s|$)")
+_GENERIC_COMPETITOR = re.compile("竞争对手|对手|竞品|友商|" + _B + r"(?:competitors?|rivals?)" + _E)
 
 
 def _disparaging(sentence: str) -> str | None:
@@ -361,12 +358,7 @@ class ComplianceGuard:
     ) -> None:
         self.max_discount_percent = max_discount_percent
         self._basis = {**{rule.id: rule.basis for rule in RULES}, "discount-over-limit": discount_basis}
-        self._names = {_fold(n.strip())[0]: n.strip() for n in competitor_names if n.strip()}
-        alternatives = [
-            re.escape(n) if not n.isascii() else _B + re.escape(n) + _E
-            for n in sorted(self._names, key=len, reverse=True)
-        ]
-        self._competitor = re.compile("|".join([*alternatives, _GENERIC_COMPETITOR]))
+        self._competitors = CompetitorMatcher.of_names(competitor_names)
 
     def check(self, target: str, text: str) -> GuardResult:
         """Block, repair or pass ``text``; ``target`` names it in the verdicts ("suggestion[1]")."""
@@ -381,7 +373,10 @@ class ComplianceGuard:
                 return GuardResult(None, blocked)
             changed = False
             for rule in _REPAIRS if round_ < _MAX_ROUNDS else ():
-                text, changes = _repair(text, rule)
+                text, changes, broken = _repair(text, rule)
+                if broken:  # block rather than show what is no longer a sentence
+                    detail = "; ".join([*changes, broken])
+                    return GuardResult(None, [self._verdict(target, rule, detail, "blocked")])
                 details.setdefault(rule, []).extend(changes)
                 changed = changed or bool(changes)
             if not changed:
@@ -410,14 +405,19 @@ class ComplianceGuard:
 
     def _disparagement(self, target: str, folded: str) -> tuple[str, str]:
         insults: list[str] = []
-        for sentence in _SENTENCE_END.split(folded) if _disparaging(folded) else ():
+        for sentence in sentences(folded) if _disparaging(folded) else ():
             term = _disparaging(sentence)
-            about = self._competitor.search(sentence) if term else None
-            if term and (about or target == "competitor"):
-                subject = self._names.get(about.group(0), about.group(0)) if about else "the competitor"
+            if not term:
+                continue
+            named = self._competitors.find(sentence)
+            generic = _GENERIC_COMPETITOR.search(sentence)
+            if named or generic or target == "competitor":
+                subject = named or (generic.group(0) if generic else "the competitor")
                 insults.append(f'"{term}" in a sentence about {subject}')
         return "competitor-disparagement", "; ".join(dict.fromkeys(insults))
 
-    def _verdict(self, target: str, rule_id: str, detail: str) -> ComplianceVerdict:
-        basis, action = self._basis[rule_id], _RULES[rule_id].action
+    def _verdict(
+        self, target: str, rule_id: str, detail: str, action: Literal["repaired", "blocked"] | None = None
+    ) -> ComplianceVerdict:
+        basis, action = self._basis[rule_id], action or _RULES[rule_id].action
         return ComplianceVerdict(target=target, rule=rule_id, basis=basis, action=action, detail=detail)

@@ -26,18 +26,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from copilot._models import Conversation, CoveredRole, DecisionChainReport, Evidence, NextAction, Role
-from knowledge import Atom
+from copilot import Conversation, CoveredRole, DecisionChainReport, Evidence, NextAction, Role
+from knowledge import CLAUSE_END, Atom, fold_map, plain_text
 from prompts import PromptTemplate, load_prompt
 
 from ._base import AgentContext
 from ._competitor import CompetitorMatcher
-from ._roles import State, fold, joined, mentions, role_of_title, words
+from ._roles import State, Synonyms, joined, mentions, role_of_title, synonyms_of, took_part, words
 
-__all__ = ["DecisionChainAgent"]
+__all__ = ["DecisionChainAgent", "covered_roles", "role_synonyms", "stated_roles"]
 
 _QUESTION_ENDS = ("吗", "呢")
-_PUNCT = re.compile(r"[,。!?;\n]|\.(?=\s|$)")  # after folding: ，→, ？→? ！→! ；→;
+_PUNCT = CLAUSE_END  # after folding, ，→, ？→? ！→! ；→;
 _QUOTE_STRIP = " \t\r\n，。！？；,!?;."
 _STATE_RANK: dict[str, int] = {"involved": 0, "reviewed": 1, "approved": 2}
 
@@ -75,7 +75,7 @@ class DecisionChainAgent:
         deal = ctx.conversation.deal
         playbook = _playbook_for(ctx.retrieval.playbooks, deal.industry, ctx.language)
         required = list(playbook.required_roles.get(deal.stage, [])) if playbook else []
-        covered = _covered_roles(ctx)
+        covered = covered_roles(ctx)
         covered_names = {c.role for c in covered}
         missing = [role for role in required if role not in covered_names]
         return DecisionChainReport(
@@ -126,9 +126,22 @@ def _playbook_for(playbooks: list[Atom], industry: str, language: str) -> Atom |
     return min(usable, key=rank) if usable else None
 
 
-def _covered_roles(ctx: AgentContext) -> list[CoveredRole]:
+def stated_roles(text: str, extra: Synonyms = ()) -> list[tuple[Role, State]]:
+    """(role, state) that ``text`` states on its own ("感谢技术团队认可方案" → cto approved)."""
+    return [(role, state) for role, state, _ in _statements(text, None, CompetitorMatcher([]), extra)]
+
+
+def role_synonyms(ctx: AgentContext) -> Synonyms:
+    """The synonyms content owners added in the served playbooks' ``role_synonyms``."""
+    return synonyms_of(atom.role_synonyms for atom in ctx.retrieval.playbooks)
+
+
+def covered_roles(ctx: AgentContext) -> list[CoveredRole]:
+    """Roles the conversation shows covered: by a customer participant's title, or by what
+    the customer side says; the strongest state per role, with its evidence."""
     conv = ctx.conversation
     competitors = CompetitorMatcher(ctx.retrieval.battlecards)
+    extra = role_synonyms(ctx)
     found: dict[Role, CoveredRole] = {}
 
     def keep(candidate: CoveredRole) -> None:
@@ -138,7 +151,7 @@ def _covered_roles(ctx: AgentContext) -> list[CoveredRole]:
 
     speaker_roles: dict[str, Role] = {}
     for person in conv.participants:
-        role = role_of_title(person.title) if person.side == "customer" else None
+        role = role_of_title(person.title, extra) if person.side == "customer" else None
         if role:
             speaker_roles[person.id] = role
             keep(CoveredRole(role=role, state="involved", who=person.name or person.id))
@@ -146,19 +159,20 @@ def _covered_roles(ctx: AgentContext) -> list[CoveredRole]:
         if conv.side_of(message) == "rep":
             continue  # what the rep claims about the customer is not evidence
         speaker = speaker_roles.get(message.sender)
-        for role, state, quote in _statements(message.text, speaker, competitors):
+        for role, state, quote in _statements(message.text, speaker, competitors, extra):
             who = _name_of(conv, message.sender) if speaker == role else ""
-            keep(CoveredRole(role=role, state=state, who=who, evidence=Evidence(message=index, quote=quote)))
+            evidence = Evidence(message=index, quote=plain_text(quote))
+            keep(CoveredRole(role=role, state=state, who=who, evidence=evidence))
     return sorted(found.values(), key=lambda c: (-_STATE_RANK[c.state], c.role))
 
 
 def _statements(
-    text: str, speaker: Role | None, competitors: CompetitorMatcher
+    text: str, speaker: Role | None, competitors: CompetitorMatcher, extra: Synonyms = ()
 ) -> list[tuple[Role, State, str]]:
     """(role, state, quote) for each fact the message states; see the module docstring."""
     folded, origin = _fold(text)
     found: list[tuple[Role, State, str]] = []
-    for sentence in _sentences(folded, _tokens(folded)):
+    for sentence in _sentences(folded, _tokens(folded, extra)):
         _mark_skips(sentence, lambda s: competitors.find(text[origin[s.start] : origin[s.end]]) is not None)
         named = False  # the sentence has named a role
         carried: list[Role] = []  # what the last segment naming roles asserted them to be
@@ -184,18 +198,13 @@ def _statements(
 
 def _fold(text: str) -> tuple[str, list[int]]:
     """``text`` folded as the tables are, and where each folded character came from."""
-    chars: list[str] = []
-    origin: list[int] = []
-    for index, char in enumerate(text):
-        folded = fold(char)
-        chars.append(folded)
-        origin += [index] * len(folded)
-    return "".join(chars), [*origin, len(text)]
+    folded, index = fold_map(text)
+    return folded, [*(index or range(len(text))), len(text)]
 
 
-def _tokens(folded: str) -> list[_Token]:
+def _tokens(folded: str, extra: Synonyms = ()) -> list[_Token]:
     """Role mentions, cue-table words and punctuation, by position."""
-    roles = mentions(folded)
+    roles = mentions(folded, extra)
     masked = list(folded)
     for hit in roles:
         masked[hit.start : hit.end] = "\0" * (hit.end - hit.start)
@@ -252,6 +261,7 @@ def _assertions(segment: _Segment, folded: str, subject: list[Role]) -> list[tup
     negated = kill_next = False
     waiting: list[State] = []  # object cues, for the role named next
     last_role_end = -1
+    subjects: set[int] = set()  # groups named as the subject of their clause
     for token in segment.tokens:
         if token.kind == "role":
             if groups and last_role_end >= 0 and joined(folded[last_role_end : token.start]):
@@ -259,6 +269,8 @@ def _assertions(segment: _Segment, folded: str, subject: list[Role]) -> list[tup
             else:
                 if negated or kill_next:
                     killed.add(len(groups))
+                if _is_subject(folded[segment.start : token.start]):
+                    subjects.add(len(groups))
                 groups.append([token.role])
                 states.append(waiting)
                 negated = kill_next = False
@@ -274,11 +286,16 @@ def _assertions(segment: _Segment, folded: str, subject: list[Role]) -> list[tup
             negated = False
         elif token.kind == "after" and groups and states[-1]:
             states[-1].pop()
-        elif token.kind in ("negation", "nobody", "refusal", "and"):
-            negated = token.kind == "negation"
+        elif token.kind in ("negation", "nobody", "refusal", "and", "future"):
+            negated = token.kind in ("negation", "future")  # a plan states nothing yet
             kill_next = kill_next or token.kind == "nobody"
     if groups:
         states[-1] += waiting  # "the CFO was looped in"
+    if not segment.has("negation", "nobody", "refusal", "future", "after") and took_part(
+        folded[segment.start : segment.end]
+    ):
+        for index in subjects:
+            states[index] = states[index] or ["involved"]  # a role named as doing something took part
     return [
         (role, state)
         for index, (group, found) in enumerate(zip(groups, states, strict=True))
@@ -287,6 +304,16 @@ def _assertions(segment: _Segment, folded: str, subject: list[Role]) -> list[tup
         if role
         for state in found
     ]
+
+
+_POSSESSIVE = re.compile(r"(?:我们|咱们|我|our|my|the|their)\s*的?\s*$")
+_NOT_SUBJECT = re.compile(r"我|咱|给|向|跟|让|把|被|对|(?<![a-z])(?:i|we|you|to|with|for|by)(?![a-z])")
+
+
+def _is_subject(before: str) -> bool:
+    """Whether a role named after ``before`` (the clause so far) is its subject: nobody else
+    acts first ("我把报价转给财务了" is about me); "我们法务", "our CEO" are possessive."""
+    return _NOT_SUBJECT.search(_POSSESSIVE.sub("", before)) is None
 
 
 def _name_of(conv: Conversation, participant_id: str) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from knowledge import CLAUSE_END
+
 __all__ = ["negated", "offers"]
 
 _E = r"(?![a-z0-9])"  # ASCII word end: \b would treat CJK as word characters
@@ -42,7 +44,6 @@ _AMOUNT = re.compile(
     rf"(?P<p>[0-9]+(?:\.[0-9]+)?)\s?(?:%|percent{_E}|个点)|{_CN_PERCENT}|[0-9.]{{1,3}}\s?折|[一二三四五六七八九点]{{1,3}}折"
 )
 _CUT = re.compile(r"降(?!低)|减(?!少)|价|优惠|让|便宜|折扣|打|off|discount|cut|reduc|lower")
-_CLAUSE = re.compile(r"[，。！？；,.!?;\n]")
 
 
 def _cn_number(s: str) -> float:
@@ -93,4 +94,4 @@ def offers(folded: str) -> Iterator[tuple[int, int, float]]:
 
 def negated(folded: str, start: int) -> bool:
     """A refusal ("无法给到五折", "we can't offer 30% off") is not an offer."""
-    return _NEGATION.search(_CLAUSE.split(folded[max(0, start - 20) : start])[-1]) is not None
+    return _NEGATION.search(CLAUSE_END.split(folded[max(0, start - 20) : start])[-1]) is not None

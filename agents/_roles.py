@@ -14,14 +14,28 @@ A modifier changes what a title holds:
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Literal, NamedTuple
 
-from copilot._models import Role
-from knowledge import normalize
+from copilot import Role
+from knowledge import fold
 
-__all__ = ["Mention", "State", "find_roles", "fold", "joined", "mentions", "role_of_title", "words"]
+from ._titles import frontline, function_role
+
+__all__ = [
+    "Mention",
+    "State",
+    "Synonyms",
+    "find_roles",
+    "joined",
+    "mentions",
+    "role_of_title",
+    "synonyms_of",
+    "took_part",
+    "words",
+]
 
 State = Literal["involved", "reviewed", "approved"]
 
@@ -29,36 +43,48 @@ State = Literal["involved", "reviewed", "approved"]
 # stand as a word there ("it经理" is not inside "audit经理").
 _ALIASES: dict[Role, tuple[str, ...]] = {
     "ceo": (
-        "总经理", "董事长", "老板", "老总", "总裁", "首席执行官",
-        "ceo", "chief executive", "managing director", "founder", "owner of the company",
-        "general manager", "president", "chairman",
+        "总经理", "董事长", "执行董事", "老板", "老总", "总裁", "首席执行官", "创始人", "一把手",
+        "ceo", "chief executive", "managing director", "founder", "owner of the company", "owner", "boss",
+        "general manager", "country manager", "president", "chairman",
     ),
     "cfo": (
-        "财务总监", "财务负责人", "财务经理", "财务部", "财务", "首席财务官",
-        "cfo", "vp finance", "finance director", "head of finance", "finance", "controller",
-        "chief financial officer",
+        "财务总监", "财务负责人", "财务经理", "财务部", "财务", "首席财务官", "会计", "计财",
+        "cfo", "vp finance", "finance director", "head of finance", "finance", "controller", "accounting",
+        "chief financial officer", "fp&a", "treasurer",
     ),
     "cto": (
         "技术总监", "技术负责人", "it负责人", "it总监", "it经理", "it部门", "信息中心", "信息部",
-        "信息科", "技术这边", "技术团队", "技术部", "首席技术官", "首席信息官",
-        "cto", "cio", "head of it", "it director", "it manager", "vp engineering",
-        "chief technology officer", "chief information officer", "it team", "engineering",
+        "信息科", "技术这边", "技术团队", "技术部", "首席技术官", "首席信息官", "研发", "信息化", "架构师",
+        "cto", "cio", "head of it", "it director", "it manager", "vp engineering", "it department",
+        "chief technology officer", "chief information officer", "it team", "engineering", "tech team",
+        "technical team", "architects", "architect",
     ),
-    "procurement": ("采购经理", "采购部", "采购", "procurement", "purchasing", "buyer", "sourcing"),
-    "legal": ("法务", "律师", "legal", "counsel", "lawyer"),
+    "procurement": (
+        "采购经理", "采购部", "采购", "招采", "招标办", "寻源",
+        "procurement", "purchasing", "buyer", "buyers", "sourcing", "vendor management",
+    ),
+    "legal": (
+        "法务", "律师", "法律顾问", "合规部", "合规",
+        "legal", "counsel", "lawyer", "lawyers", "paralegal", "compliance", "contracts team",
+    ),
     "it_security": (
-        "信息安全", "安全负责人", "安全团队", "首席信息安全官",
-        "ciso", "security team", "it security", "infosec", "security officer",
-        "chief information security officer",
+        "信息安全", "安全负责人", "安全团队", "首席信息安全官", "网络安全", "数据安全", "安全部",
+        "ciso", "security team", "it security", "infosec", "security officer", "cybersecurity",
+        "chief information security officer", "secops",
     ),
     "business_owner": (
-        "业务负责人", "厂长", "运营总监", "生产总监", "业务部门", "门店运营", "首席运营官",
-        "head of operations", "coo", "operations director", "vp operations", "plant manager",
-        "business owner", "chief operating officer",
+        "业务负责人", "厂长", "运营总监", "生产总监",
+        "业务部门", "门店运营", "首席运营官", "业务方", "运营",
+        "head of operations", "coo", "operations director", "vp operations", "vp ops", "plant manager",
+        "business owner", "chief operating officer", "operations", "line of business",
     ),
     "end_user": (
-        "一线使用者", "一线员工", "操作工", "车间主任", "班组长", "店长",
-        "end user", "end-user", "frontline", "operators", "store manager",
+        "一线使用者", "一线员工", "一线", "操作工", "车间主任",
+        "班组长", "店长", "店员", "仓管", "仓库管理员",
+        "护士", "使用部门",
+        "end user", "end users", "end-user", "end-users", "frontline", "operators", "store manager",
+        "store managers", "store associates", "associates", "nurses", "warehouse staff", "staff",
+        "users", "agents", "planners", "dispatchers",
     ),
 }  # fmt: skip
 # Executive ranks without a function: business_owner, but a named function wins in a title.
@@ -77,11 +103,6 @@ class Mention(NamedTuple):
     rank: bool = False  # a deputy or bare executive rank: a named function wins in a title
 
 
-def fold(text: str) -> str:
-    """What every table here is matched against: NFKC, casefolded, straight apostrophes."""
-    return normalize(text).replace("\u2019", "'")
-
-
 def _word_pattern(word: str) -> str:
     """A regex for ``word`` that cannot start or end inside a Latin word."""
     left = r"(?<![a-z0-9])" if word[0].isascii() and word[0].isalnum() else ""
@@ -94,7 +115,6 @@ _INDEX: list[tuple[str, Role, bool]] = sorted(
     + [(rank, "business_owner", True) for rank in _RANKS],
     key=lambda entry: -len(entry[0]),
 )
-_PATTERNS = [(re.compile(_word_pattern(alias)), role, rank) for alias, role, rank in _INDEX]
 
 
 def _modified(folded: str, hit: Mention) -> Mention:
@@ -113,10 +133,33 @@ def _modified(folded: str, hit: Mention) -> Mention:
     return hit
 
 
-def mentions(folded: str) -> list[Mention]:
-    """Every role mention (helpers included) in already folded text, by position, no overlaps."""
+Synonyms = tuple[tuple[Role, tuple[str, ...]], ...]  # content owners' words per role, hashable
+
+
+def synonyms_of(tables: Iterable[Mapping[Role, Sequence[str]]]) -> Synonyms:
+    """Merge ``role_synonyms`` tables (from playbook atoms) into one hashable value."""
+    merged: dict[Role, list[str]] = {}
+    for table in tables:
+        for role, words in table.items():
+            merged.setdefault(role, []).extend(w for w in words if w not in merged.get(role, []))
+    return tuple((role, tuple(words)) for role, words in sorted(merged.items()))
+
+
+@functools.lru_cache(maxsize=32)
+def _patterns(extra: Synonyms) -> list[tuple[str, re.Pattern[str], Role, bool]]:
+    """(alias, its pattern, role, rank), longest alias first."""
+    added = [(fold(word), role, False) for role, words in extra for word in words if word.strip()]
+    index = sorted(_INDEX + added, key=lambda entry: -len(entry[0]))
+    return [(alias, re.compile(_word_pattern(alias)), role, rank) for alias, role, rank in index]
+
+
+def mentions(folded: str, extra: Synonyms = ()) -> list[Mention]:
+    """Every role mention (helpers included) in already folded text, by position, no overlaps;
+    ``extra``: synonyms content owners added."""
     found: list[Mention] = []
-    for pattern, role, rank in _PATTERNS:
+    for alias, pattern, role, rank in _patterns(extra):
+        if alias not in folded:  # a substring test is far cheaper than a regex search
+            continue
         for match in pattern.finditer(folded):
             hit = _modified(folded, Mention(role, match.start(), match.end(), rank))
             if not any(hit.start < other.end and other.start < hit.end for other in found):
@@ -131,12 +174,20 @@ def find_roles(text: str) -> Iterator[tuple[Role, int, int]]:
             yield hit.role, hit.start, hit.end
 
 
-def role_of_title(title: str) -> Role | None:
-    """The role a participant's job title holds, or None (helpers hold none)."""
-    hits = [hit for hit in mentions(fold(title)) if hit.role is not None]
+def role_of_title(title: str, extra: Synonyms = ()) -> Role | None:
+    """The role a participant's job title holds, or None: by function first ("Director of
+    Information Security", "临床运营负责人"), then executive titles (CEO, 总经理, deputies),
+    then frontline work (Cashier, 操作工); helpers hold none. ``extra``: synonyms per role
+    that content owners added."""
+    decided, role = function_role(title, dict(extra))
+    if decided:
+        return role
+    hits = [hit for hit in mentions(fold(title), extra) if hit.role is not None]
     named = [hit for hit in hits if not hit.rank]
     first = (named or hits)[:1]
-    return first[0].role if first else None
+    if first:
+        return first[0].role
+    return "end_user" if frontline(title) else None
 
 
 # How far a role is engaged, and the words around that which change what a sentence states.
@@ -193,9 +244,14 @@ _WORDS: dict[str, tuple[str, ...]] = {
                   "不然", "的话", "if", "unless", "once", "provided", "as long as", "otherwise",
                   "in case"),
     "question": ("是否", "有没有", "是不是", "能不能", "会不会", "要不要", "可不可以", "whether"),
-    "foreign": ("竞品", "对手", "友商", "他们那边", "别家", "其他厂商", "competitor", "competitors",
+    "foreign": ("竞品", "对手", "友商", "他们那边", "别家", "其他厂商", "另一家", "别的公司", "其他公司",
+                "兄弟单位", "朋友", "i know", "a friend", "another company", "another bank", "at another",
+                "from another", "other companies", "competitor", "competitors",
                 "competitor's", "rival", "rivals", "their side", "other vendor", "other vendors"),
     "and": ("而且", "并且", "同时", "然后", "and", "also", "then"),  # a pending negation ends here
+    # Plans state nothing yet ("回头我拉上财务一起开个会", "we'll bring legal in next week").
+    "future": ("回头", "下周", "下个月", "下月", "下次", "明天", "稍后", "到时候", "计划", "准备", "将要",
+               "will", "'ll", "next week", "next month", "tomorrow", "later", "soon", "going forward"),
     "self": ("我", "咱", "i", "we", "me", "my", "our", "us", "i'm", "i've", "we're", "we've"),
 }  # fmt: skip
 # What may stand between two roles that share one cue ("技术和财务", "the CTO and the CFO").
@@ -223,6 +279,20 @@ def words(folded: str) -> Iterator[tuple[int, int, str, State | None]]:
     for match in _LEXICON.finditer(folded):
         kind, state = _TABLE[match.group()]
         yield match.start(), match.end(), kind, state
+
+
+# Done or under way: a role that is the subject of such a clause took part ("老板问了一句价格",
+# "procurement already ran the vendor assessment", "the nurses tested the app").
+_TOOK_PART = re.compile(
+    r"已|了|过|正在|在|都|一直"
+    r"|(?<![a-z])(?:[a-z]{2,}ed|already|has been|have been|had been|sat|ran|went|did|took|gave|saw|met|spoke"
+    r"|said|came|made|got|been using|are using|is using|are testing|is testing)(?![a-z])"
+)
+
+
+def took_part(clause: str) -> bool:
+    """Whether folded ``clause`` reports something done or under way (not planned, asked, denied)."""
+    return _TOOK_PART.search(clause) is not None
 
 
 def joined(gap: str) -> bool:

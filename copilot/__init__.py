@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._engine import Copilot, redact_conversation
     from ._models import (
+        ATOM_TYPES,
         ROLES,
         STAGES,
+        AtomType,
         CompetitorResponse,
         ComplianceVerdict,
         Conversation,
@@ -27,16 +29,21 @@ if TYPE_CHECKING:
         Message,
         NextAction,
         Participant,
+        Role,
+        Stage,
         Suggestion,
         SuggestionSet,
     )
     from ._redact import PiiMatch, Redactor, find_pii, redact_text
     from ._settings import Settings
+    from ._untrusted import fill_value_ok
 
 _WHERE = {
     "._models": (
+        "ATOM_TYPES",
         "ROLES",
         "STAGES",
+        "AtomType",
         "CompetitorResponse",
         "ComplianceVerdict",
         "Conversation",
@@ -49,18 +56,23 @@ _WHERE = {
         "Message",
         "NextAction",
         "Participant",
+        "Role",
+        "Stage",
         "Suggestion",
         "SuggestionSet",
     ),
     "._redact": ("PiiMatch", "Redactor", "find_pii", "redact_text"),
+    "._untrusted": ("fill_value_ok",),
     "._settings": ("Settings",),
     "._engine": ("Copilot", "redact_conversation"),
 }
 _MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
 
 __all__ = [
+    "ATOM_TYPES",
     "ROLES",
     "STAGES",
+    "AtomType",
     "CompetitorResponse",
     "ComplianceVerdict",
     "Conversation",
@@ -76,9 +88,12 @@ __all__ = [
     "Participant",
     "PiiMatch",
     "Redactor",
+    "Role",
     "Settings",
+    "Stage",
     "Suggestion",
     "SuggestionSet",
+    "fill_value_ok",
     "find_pii",
     "redact_conversation",
     "redact_text",

@@ -15,7 +15,7 @@ from rich.console import Console
 from ._cli_lazy import BadInput, FailedCheck
 from ._models import Conversation
 from ._settings import Settings
-from ._untrusted import plain_text
+from ._untrusted import terminal_text
 from .errors import ConversationError
 
 __all__ = [
@@ -58,7 +58,7 @@ def load_conversation(path: Path) -> Conversation:
     (``/dev/zero``) is refused instead of read forever; nesting deeper than
     Python can parse is bad input, not a traceback.
     """
-    shown = plain_text(str(path))
+    shown = terminal_text(str(path))
     try:
         with path.open("rb") as source:
             raw = source.read(MAX_CONVERSATION_BYTES + 1)

@@ -14,7 +14,7 @@ from rich.text import Text
 
 from ._cli_common import BadInput, err_console, out_console, print_json, settings
 from ._models import ATOM_TYPES, STAGES
-from ._untrusted import markup_safe, plain_text
+from ._untrusted import markup_safe, terminal_text
 from .errors import AtomValidationError, CopilotError
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ def ingest(folder: Path, dry_run: bool, allow_empty: bool, as_json: bool) -> Non
             raise
         problems = [p.__dict__ for p in exc.problems] if isinstance(exc, AtomValidationError) else []
         message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
-        print_json({"ok": False, "error": plain_text(message), "problems": problems})
+        print_json({"ok": False, "error": terminal_text(message), "problems": problems})
         raise SystemExit(2) from None
     if as_json:
         print_json(
@@ -171,7 +171,8 @@ def list_atoms(atom_type: str | None, status: str | None, as_json: bool) -> None
         table.add_column(column)
     table.add_column("title", overflow="fold", min_width=16)
     for a in atoms:
-        table.add_row(a.id, a.type, a.language, _state(a, today), str(a.version), Text(plain_text(a.title)))
+        title = Text(terminal_text(a.title))
+        table.add_row(a.id, a.type, a.language, _state(a, today), str(a.version), title)
     out_console.print(table)
 
 
@@ -220,7 +221,7 @@ def search(query: str, industry: str, stage: str, k: int, as_json: bool) -> None
         table.add_column(column)
     table.add_column("title", overflow="fold")
     for rank, s in enumerate(found.candidates, 1):
-        title = Text(plain_text(s.atom.title))
+        title = Text(terminal_text(s.atom.title))
         table.add_row(str(rank), s.atom.id, f"{s.similarity:.3f}", s.atom.type, s.atom.language, title)
     out_console.print(table)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from ._untrusted import plain_text
+from ._untrusted import terminal_text
 from .errors import AuditIntegrityError, CopilotError
 
 __all__ = ["BadInput", "FailedCheck", "LazyGroup"]
@@ -24,7 +24,7 @@ class BadInput(click.ClickException):
     exit_code = 2
 
     def __init__(self, message: str) -> None:
-        super().__init__(plain_text(message))
+        super().__init__(terminal_text(message))
 
 
 class FailedCheck(click.ClickException):

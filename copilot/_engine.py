@@ -16,6 +16,7 @@ from agents import (
     CompetitorAgent,
     ComplianceGuard,
     DecisionChainAgent,
+    GuidanceAgent,
     ReplyAgent,
 )
 from audit import AuditEvent, RepAction, append_action, append_feedback, canonical_json
@@ -25,7 +26,9 @@ from ._models import (
     CompetitorResponse,
     ComplianceVerdict,
     Conversation,
+    CoveredRole,
     DecisionChainReport,
+    Guidance,
     Suggestion,
     SuggestionSet,
 )
@@ -102,6 +105,7 @@ class Copilot:
         self.reply_agent = ReplyAgent()
         self.competitor_agent = CompetitorAgent()
         self.chain_agent = DecisionChainAgent()
+        self.guidance_agent = GuidanceAgent()
         self._guards: dict[tuple[str, ...], ComplianceGuard] = {}
         self._pseudonym_key = pseudonym_key(settings)
 
@@ -145,8 +149,11 @@ class Copilot:
         )
         mark = _lap(timings, "retrieve", mark)
         ctx = AgentContext(conversation=redacted, language=language, retrieval=retrieval, today=today)
-        replies, competitor, chain = await asyncio.gather(
-            self.reply_agent.run(ctx), self.competitor_agent.run(ctx), self.chain_agent.run(ctx)
+        replies, competitor, chain, guidance = await asyncio.gather(
+            self.reply_agent.run(ctx),
+            self.competitor_agent.run(ctx),
+            self.chain_agent.run(ctx),
+            self.guidance_agent.run(ctx),
         )
         mark = _lap(timings, "agents", mark)
         suggestions, competitor, chain, verdicts = self._guard(replies, competitor, chain, ctx)
@@ -159,9 +166,15 @@ class Copilot:
             suggestions=suggestions,
             competitor=competitor,
             decision_chain=chain,
+            guidance=guidance,
             compliance=verdicts,
-            prompt_versions={self.chain_agent.name: self.chain_agent.prompt.version},
-            atom_versions=_cited_versions(retrieval.atom_versions(), suggestions, competitor, chain),
+            prompt_versions={
+                self.chain_agent.name: self.chain_agent.prompt.version,
+                self.reply_agent.name: self.reply_agent.prompt.version,
+            },
+            atom_versions=_cited_versions(
+                retrieval.atom_versions(), suggestions, competitor, chain, guidance
+            ),
             timings_ms={},
         )
         try:
@@ -245,10 +258,11 @@ class Copilot:
             shown.append(suggestion.model_copy(update={"text": checked.text}))
         if competitor is not None:
             checked = guard.check("competitor", competitor.response)
+            claim = guard.check("competitor.claim", competitor.claim).text or ""
             verdicts += checked.verdicts
-            competitor = (
-                None if checked.text is None else competitor.model_copy(update={"response": checked.text})
-            )
+            update = {"response": checked.text, "claim": claim}
+            competitor = None if checked.text is None else competitor.model_copy(update=update)
+        chain = chain.model_copy(update={"covered": [_guard_quote(guard, c) for c in chain.covered]})
         if chain.next_action is not None:
             checked = guard.check("decision_chain.next_action", chain.next_action.text)
             verdicts += checked.verdicts
@@ -304,6 +318,14 @@ class Copilot:
         return actor_pseudonym(actor, self._pseudonym_key, has_pii=bool(find_pii(actor)))
 
 
+def _guard_quote(guard: ComplianceGuard, covered: CoveredRole) -> CoveredRole:
+    """An evidence quote is shown to the rep too: it passes the guard (blocked: no quote)."""
+    if covered.evidence is None:
+        return covered
+    quote = guard.check("decision_chain.evidence", covered.evidence.quote).text or ""
+    return covered.model_copy(update={"evidence": covered.evidence.model_copy(update={"quote": quote})})
+
+
 def _lap(timings: dict[str, float], name: str, since: float) -> float:
     now = time.perf_counter()
     timings[name] = (now - since) * 1000
@@ -320,8 +342,10 @@ def _cited_versions(
     suggestions: list[Suggestion],
     competitor: CompetitorResponse | None,
     chain: DecisionChainReport,
+    guidance: list[Guidance],
 ) -> dict[str, int]:
     cited = [c for s in suggestions for c in s.citations]
+    cited += [c for g in guidance for c in g.citations]
     cited += competitor.citations if competitor else []
     cited += [chain.playbook] if chain.playbook else []
     return {atom_id: versions[atom_id] for atom_id in dict.fromkeys(cited) if atom_id in versions}

@@ -9,7 +9,7 @@ from rich.text import Text
 
 from ._engine import conversation_redactor, map_strings, redact_conversation
 from ._models import Conversation, SuggestionSet
-from ._untrusted import plain_text
+from ._untrusted import terminal_text
 
 __all__ = ["suggestion_panel"]
 
@@ -23,8 +23,8 @@ def suggestion_panel(conversation: Conversation, result: SuggestionSet, title: s
     """
     redactor = conversation_redactor(conversation)
     seen = redact_conversation(conversation, redactor)  # what the engine saw, with real names
-    seen = Conversation.model_validate(map_strings(seen.model_dump(by_alias=True), plain_text))
-    result = SuggestionSet.model_validate(map_strings(result.model_dump(), plain_text))
+    seen = Conversation.model_validate(map_strings(seen.model_dump(by_alias=True), terminal_text))
+    result = SuggestionSet.model_validate(map_strings(result.model_dump(), terminal_text))
     last = seen.messages[-1]
     speaker = seen.participant(last.sender)
     who = f"{speaker.name} ({speaker.title})" if speaker and speaker.title else last.sender
@@ -42,6 +42,9 @@ def suggestion_panel(conversation: Conversation, result: SuggestionSet, title: s
                 (f"[{', '.join(comp.citations)}]", "dim"),
             )
         )
+    for note in result.guidance:  # the rep's eyes only: never one of the replies above
+        cited = f"[{', '.join(note.citations)}]"
+        parts.append(Text.assemble(("Guidance ", "bold blue"), f"{note.text} ", (cited, "dim")))
     parts.append(_chain(result))
     if result.compliance:
         for verdict in result.compliance:
@@ -63,8 +66,8 @@ def suggestion_panel(conversation: Conversation, result: SuggestionSet, title: s
         )
     )
     deal = conversation.deal
-    heading = Text(plain_text(title or conversation.id))
-    subtitle = Text(plain_text(f"{deal.customer} · {deal.industry or 'any industry'} · {deal.stage}"))
+    heading = Text(terminal_text(title or conversation.id))
+    subtitle = Text(terminal_text(f"{deal.customer} · {deal.industry or 'any industry'} · {deal.stage}"))
     return Panel(Group(*parts), title=heading, subtitle=subtitle, expand=True)
 
 

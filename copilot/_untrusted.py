@@ -4,7 +4,7 @@ Deal fields (customer, product, industry) come from the customer's side and are
 filled into reply text, so they must be short plain names: no URLs, no control
 characters, no bidirectional overrides or other invisible format characters.
 Anything printed to a terminal loses ANSI escape sequences and control
-characters first (:func:`plain_text`), and Rich markup in it is escaped
+characters first (:func:`terminal_text`), and Rich markup in it is escaped
 (:func:`markup_safe`).
 """
 
@@ -18,7 +18,7 @@ __all__ = [
     "deal_field_problem",
     "fill_value_ok",
     "markup_safe",
-    "plain_text",
+    "terminal_text",
     "visible_text",
 ]
 
@@ -79,7 +79,7 @@ def fill_value_ok(value: str) -> bool:
     return not _TOKEN.search(_PERSON_TOKEN.sub("", value))
 
 
-def plain_text(text: str) -> str:
+def terminal_text(text: str) -> str:
     """``text`` for a terminal: ANSI escapes removed, other control and format
     characters (bidi overrides, zero-width) dropped; newlines and tabs kept."""
     text = _ANSI.sub("", text)
@@ -90,4 +90,4 @@ def markup_safe(text: str) -> str:
     """``text`` as literal Rich markup: plain, with every ``[`` escaped."""
     from rich.markup import escape
 
-    return escape(plain_text(text))
+    return escape(terminal_text(text))

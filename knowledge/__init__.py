@@ -1,15 +1,40 @@
 """Knowledge atoms: the schema, loading and validation, the vector store, retrieval."""
 
-from ._atom import ATOM_TYPES, PLACEHOLDERS, REPLY_TYPES, Atom, AtomStatus, AtomType
+from ._atom import (
+    ATOM_TYPES,
+    DEFAULT_AUDIENCE,
+    PLACEHOLDERS,
+    REPLY_TYPES,
+    Atom,
+    AtomStatus,
+    AtomType,
+    Audience,
+)
 from ._embeddings import EMBEDDING_NAME, BilingualEmbedding
 from ._ingest import AtomChange, IngestReport, ingest_atoms
 from ._loader import load_atoms, parse_atom
 from ._retrieve import Retrieval, Retriever
 from ._store import AtomStore, ChromaAtomStore, ScoredAtom, StoreFilter
-from ._text import clauses, detect_language, normalize
+from ._text import (
+    CJK,
+    CLAUSE_END,
+    chat_length,
+    clause_spans,
+    clauses,
+    detect_language,
+    fold,
+    fold_map,
+    is_cjk,
+    normalize,
+    plain_text,
+    sentences,
+)
 
 __all__ = [
     "ATOM_TYPES",
+    "CJK",
+    "CLAUSE_END",
+    "DEFAULT_AUDIENCE",
     "EMBEDDING_NAME",
     "PLACEHOLDERS",
     "REPLY_TYPES",
@@ -18,6 +43,7 @@ __all__ = [
     "AtomStatus",
     "AtomStore",
     "AtomType",
+    "Audience",
     "BilingualEmbedding",
     "ChromaAtomStore",
     "IngestReport",
@@ -25,10 +51,17 @@ __all__ = [
     "Retriever",
     "ScoredAtom",
     "StoreFilter",
+    "chat_length",
+    "clause_spans",
     "clauses",
     "detect_language",
+    "fold",
+    "fold_map",
     "ingest_atoms",
+    "is_cjk",
     "load_atoms",
     "normalize",
     "parse_atom",
+    "plain_text",
+    "sentences",
 ]

@@ -11,21 +11,35 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from copilot._models import ATOM_TYPES, AtomType, Role, Stage
+from copilot import ATOM_TYPES, AtomType, Role, Stage
 
 __all__ = [
     "ATOM_TYPES",
+    "DEFAULT_AUDIENCE",
     "PLACEHOLDERS",
     "REPLY_TYPES",
     "Atom",
     "AtomStatus",
     "AtomType",
+    "Audience",
     "type_rule_problems",
 ]
 
 # Types a reply suggestion may be composed from.
 REPLY_TYPES: tuple[str, ...] = ("script", "objection", "product", "case", "policy")
 AtomStatus = Literal["draft", "in_review", "approved", "retired"]
+Audience = Literal["customer", "internal"]
+# Who an atom's text is for when its file does not say: customer text may be sent, quoted
+# or adapted in a reply; internal text is guidance for the rep only.
+DEFAULT_AUDIENCE: dict[str, Audience] = {
+    "script": "customer",
+    "objection": "customer",
+    "competitor": "customer",
+    "product": "customer",
+    "case": "customer",
+    "policy": "internal",
+    "playbook": "internal",
+}
 PLACEHOLDERS = frozenset({"customer", "product", "rep"})
 _PLACEHOLDER = re.compile(r"\{([^{}\s]*)\}")
 MAX_BODY_CHARS = 4000
@@ -42,6 +56,10 @@ def type_rule_problems(data: Mapping[str, Any]) -> list[tuple[str, str]]:
         problems.append(("required_roles", "a playbook atom must map stages to roles"))
     if kind != "playbook" and data.get("required_roles"):
         problems.append(("required_roles", "only playbook atoms may have required_roles"))
+    if kind == "playbook" and data.get("audience") == "customer":
+        problems.append(("audience", "a playbook is guidance for the rep: its audience must be internal"))
+    if kind != "playbook" and data.get("role_synonyms"):
+        problems.append(("role_synonyms", "only playbook atoms may have role_synonyms"))
     if data.get("status") == "approved" and not data.get("approved_by"):
         problems.append(("approved_by", "an approved atom must name who approved it"))
     return problems
@@ -62,12 +80,15 @@ class Atom(BaseModel):
     personas: list[Role] = Field(default_factory=list)
     competitors: list[str] = Field(default_factory=list)
     legal_basis: list[str] = Field(default_factory=list)
+    audience: Audience | None = None  # None: the type's default (``DEFAULT_AUDIENCE``)
     status: AtomStatus
     owner: str = ""
     approved_by: str = ""
     valid_until: date | None = None
     version: int = Field(ge=1)
     required_roles: dict[Stage, list[Role]] = Field(default_factory=dict)
+    # Words content owners add to the buying-role vocabulary ("临床运营": business_owner).
+    role_synonyms: dict[Role, list[str]] = Field(default_factory=dict)
     body: str = Field(min_length=1, max_length=MAX_BODY_CHARS)
     path: str = ""
 
@@ -78,6 +99,21 @@ class Atom(BaseModel):
         if any(not item for item in cleaned):
             raise ValueError("list items must not be empty")
         return cleaned
+
+    @field_validator("role_synonyms")
+    @classmethod
+    def _clean_synonyms(cls, synonyms: dict[str, list[str]]) -> dict[str, list[str]]:
+        cleaned = {role: [str(word).strip() for word in words] for role, words in synonyms.items()}
+        for role, words in cleaned.items():
+            if any(not word or len(word) > 60 for word in words):
+                raise ValueError(f"{role}: synonyms must be non-empty words of at most 60 characters")
+        return cleaned
+
+    @model_validator(mode="after")
+    def _default_audience(self) -> Atom:
+        if self.audience is None:
+            object.__setattr__(self, "audience", DEFAULT_AUDIENCE[self.type])
+        return self
 
     @field_validator("body")
     @classmethod
@@ -94,6 +130,11 @@ class Atom(BaseModel):
         if problems:
             raise ValueError("\n".join(f"{field}: {message}" for field, message in problems))
         return self
+
+    @property
+    def for_customer(self) -> bool:
+        """Whether the text may be sent, quoted or adapted in a reply to the customer."""
+        return (self.audience or DEFAULT_AUDIENCE[self.type]) == "customer"
 
     def is_served(self, today: date) -> bool:
         """Only approved, unexpired atoms are ever shown to a rep."""

@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 from agents import AgentContext, CompetitorAgent, CompetitorMatcher
-from copilot._models import Conversation
+from copilot import Conversation
 from knowledge import Atom, Retrieval
 
 
@@ -129,3 +129,22 @@ def test_agent_answers_the_newest_real_mention() -> None:
 def test_agent_stays_silent_on_idioms() -> None:
     ctx = context("希望你们的系统坚如磐石。", "卫星图像分析也要支持。")
     assert asyncio.run(CompetitorAgent().run(ctx)) is None
+
+
+def test_the_claim_is_plain_text() -> None:
+    """No control or bidi characters, no URL, no markup reach the rep from customer text."""
+    ctx = context("**极光数仓**\u202e报价更低 https://evil.example/x <b>看这里</b>\x1b[31m")
+    result = asyncio.run(CompetitorAgent().run(ctx))
+    assert result is not None and result.claim == "极光数仓报价更低 看这里"
+    assert not any(ch in result.claim for ch in "\u202e\x1b*<>") and "http" not in result.claim
+
+
+def test_the_guard_uses_the_same_matcher_short_aliases_need_a_cue() -> None:
+    from agents import ComplianceGuard
+
+    guard = ComplianceGuard(competitor_names=[n for card in CARDS for n in card.competitors])
+    # 磐石 in an idiom names nobody: the negative word is about our own system's neighbour sentence.
+    assert guard.check("suggestion[0]", "我们的系统坚如磐石。").text == "我们的系统坚如磐石。"
+    assert guard.check("suggestion[0]", "坚如磐石的系统不会不稳定吧").text is not None
+    blocked = guard.check("suggestion[0]", "磐石那边的系统很不稳定。")
+    assert blocked.text is None and "磐石" in blocked.verdicts[0].detail

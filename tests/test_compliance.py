@@ -486,3 +486,45 @@ def test_deterministic() -> None:
     text = "我们是最好的，保证 100% 满意，联系 13812345678。"
     assert check(text) == check(text)
     assert ComplianceGuard().check("x", text) == ComplianceGuard().check("x", text)
+
+
+# --- repairs only what stays a sentence (before -> after, or blocked) ---------------------
+
+STAYS_A_SENTENCE = [
+    ("我们是行业第一的 MES。", "我们是行业领先的 MES。"),
+    ("这是最好的选择。", "这是优秀的选择。"),
+    ("我们获得了国家级的认证。", "我们获得了认证。"),
+    ("We are the best choice for you.", "We are a strong choice for you."),
+    ("Our uptime is guaranteed.", "Our uptime is expected."),
+    ("It is a risk-free rollout.", "It is a low-risk rollout."),
+]
+BLOCKED_NOT_REPAIRED = [
+    # a quoted rule would become nonsense: 不得使用"""高端""理想"等用语
+    ('宣传中不得使用"最高级""最佳"等用语。', "ad-law-superlative"),
+    ("我们不说“行业第一”这类话。", "ad-law-superlative"),
+    ("我们获得“国家级”认证。", "ad-law-superlative"),
+    ('Never tell a customer we are "the best".', "ad-law-superlative"),
+    ("We avoid words like 'guaranteed' in writing.", "guarantee"),
+    ("我们不会写“保证”两个字。", "guarantee"),
+]
+
+
+@pytest.mark.parametrize(("before", "after"), STAYS_A_SENTENCE)
+def test_a_repair_that_stays_a_sentence_is_shown(before: str, after: str) -> None:
+    checked = GUARD.check("suggestion[0]", before)
+    assert checked.text == after
+    assert [v.action for v in checked.verdicts] == ["repaired"]
+
+
+@pytest.mark.parametrize(("text", "rule"), BLOCKED_NOT_REPAIRED)
+def test_a_repair_that_would_misquote_or_break_text_blocks_instead(text: str, rule: str) -> None:
+    checked = GUARD.check("suggestion[0]", text)
+    assert checked.text is None
+    [verdict] = checked.verdicts
+    assert (verdict.rule, verdict.action) == (rule, "blocked")
+    assert "quoted" in verdict.detail or "broken" in verdict.detail
+
+
+def test_a_repair_leaving_an_empty_quotation_is_blocked() -> None:
+    checked = GUARD.check("suggestion[0]", "资质：“国家级”")
+    assert checked.text is None

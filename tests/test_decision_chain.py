@@ -219,7 +219,7 @@ TITLES = [
     ("厂长", "business_owner"),
     ("Plant Manager", "business_owner"),
     ("班组长", "end_user"),
-    ("Head of Merchandising", None),
+    ("Head of Merchandising", "business_owner"),  # a business function's head owns it
     ("Account Executive", None),
     ("audit经理", None),  # "it" inside a Latin word is not IT
 ]

@@ -62,11 +62,13 @@ def test_a_press_back_from_its_model_call_goes_before_later_arrivals() -> None:
 def test_no_more_than_n_phases_at_once() -> None:
     lanes = PressLanes(lanes=2, max_waiting=100)
     running, peak, lock = [0], [0], threading.Lock()
+    pair = threading.Barrier(2, timeout=10)  # phases meet in pairs: only if two run at once
 
     def phase() -> None:
         with lock:
             running[0] += 1
             peak[0] = max(peak[0], running[0])
+        pair.wait()
         _work(3)
         with lock:
             running[0] -= 1
