@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     )
     from ._redact import PiiMatch, Redactor, find_pii, redact_text
     from ._settings import Settings
-    from ._untrusted import fill_value_ok
+    from ._untrusted import fill_value_ok, terminal_text
 
 _WHERE = {
     "._models": (
@@ -62,8 +62,8 @@ _WHERE = {
         "SuggestionSet",
     ),
     "._redact": ("PiiMatch", "Redactor", "find_pii", "redact_text"),
-    "._untrusted": ("fill_value_ok",),
     "._settings": ("Settings",),
+    "._untrusted": ("fill_value_ok", "terminal_text"),
     "._engine": ("Copilot", "redact_conversation"),
 }
 _MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
@@ -97,6 +97,7 @@ __all__ = [
     "find_pii",
     "redact_conversation",
     "redact_text",
+    "terminal_text",
 ]
 
 
