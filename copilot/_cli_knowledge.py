@@ -171,9 +171,8 @@ def list_atoms(atom_type: str | None, status: str | None, as_json: bool) -> None
         table.add_column(column)
     table.add_column("title", overflow="fold", min_width=16)
     for a in atoms:
-        table.add_row(
-            a.id, a.type, a.language, _state(a, today), str(a.version), Text(terminal_text(a.title))
-        )
+        title = Text(terminal_text(a.title))
+        table.add_row(a.id, a.type, a.language, _state(a, today), str(a.version), title)
     out_console.print(table)
 
 
