@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     )
     from ._redact import PiiMatch, Redactor, find_pii, redact_text
     from ._settings import Settings
+    from ._untrusted import fill_value_ok, terminal_text
 
 _WHERE = {
     "._models": (
@@ -66,6 +67,7 @@ _WHERE = {
     "._chat": ("ChatMessage", "ChatModel", "FunctionChatModel", "OpenAIChatModel"),
     "._redact": ("PiiMatch", "Redactor", "find_pii", "redact_text"),
     "._settings": ("Settings",),
+    "._untrusted": ("fill_value_ok", "terminal_text"),
     "._engine": ("Copilot", "redact_conversation"),
 }
 _MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
@@ -100,9 +102,11 @@ __all__ = [
     "Stage",
     "Suggestion",
     "SuggestionSet",
+    "fill_value_ok",
     "find_pii",
     "redact_conversation",
     "redact_text",
+    "terminal_text",
 ]
 
 
