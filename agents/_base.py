@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Generic, Protocol, TypeVar
 
-from copilot import CompetitorResponse, Conversation, DecisionChainReport, Guidance, Provenance, fill_value_ok
+from copilot import (
+    CompetitorResponse,
+    Conversation,
+    DecisionChainReport,
+    Guidance,
+    Provenance,
+    fill_value_ok,
+)
 from knowledge import Retrieval
 
 __all__ = ["Agent", "AgentContext", "AgentResult", "PlainAgent"]
