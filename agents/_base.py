@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Generic, Protocol, TypeVar
 
-from copilot import CompetitorResponse, Conversation, DecisionChainReport, Guidance, Provenance
+from copilot import CompetitorResponse, Conversation, DecisionChainReport, Guidance, Provenance, fill_value_ok
 from knowledge import Retrieval
 
 __all__ = ["Agent", "AgentContext", "AgentResult", "PlainAgent"]
@@ -37,10 +37,13 @@ class AgentContext:
         deal = self.conversation.deal
         rep = self.conversation.rep()
         default_product = "我们的方案" if self.language == "zh" else "our solution"
+        default_customer = "贵公司" if self.language == "zh" else "your company"
+        default_rep = "我" if self.language == "zh" else "I"
+        # Never fill with a value that fails the deal-field check or holds a redaction token.
         return {
-            "customer": deal.customer,
-            "product": deal.product or default_product,
-            "rep": rep.name if rep and rep.name else ("我" if self.language == "zh" else "I"),
+            "customer": deal.customer if fill_value_ok(deal.customer) else default_customer,
+            "product": deal.product if fill_value_ok(deal.product) else default_product,
+            "rep": rep.name if rep and fill_value_ok(rep.name) else default_rep,
         }
 
     def customer_messages(self) -> list[tuple[int, str]]:

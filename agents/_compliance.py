@@ -365,8 +365,9 @@ class ComplianceGuard:
         details: dict[str, list[str]] = {}
         pii: Counter[str] = Counter()
         for round_ in range(_MAX_ROUNDS + 1):  # a repair can change what the other rules see
-            if found := Counter(m.kind for m in find_pii(text)):  # first: no detail quotes PII
-                text = Redactor().redact(text)
+            # First: no detail quotes PII. Contact data only: a reply may greet a person by name.
+            if found := Counter(m.kind for m in find_pii(text, people=False)):
+                text = Redactor(people=False).redact(text)
                 pii.update(found)
             if blocked := self._blocking(target, text):
                 return GuardResult(None, blocked)

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     )
     from ._redact import PiiMatch, Redactor, find_pii, redact_text
     from ._settings import Settings
+    from ._untrusted import fill_value_ok, terminal_text
 
 _WHERE = {
     "._models": (
@@ -67,6 +68,7 @@ _WHERE = {
     "._chat": ("ChatMessage", "ChatModel", "FunctionChatModel", "OpenAIChatModel"),
     "._redact": ("PiiMatch", "Redactor", "find_pii", "redact_text"),
     "._settings": ("Settings",),
+    "._untrusted": ("fill_value_ok", "terminal_text"),
     "._engine": ("Copilot", "redact_conversation"),
     "._factories": ("make_chat_model",),
 }
@@ -102,10 +104,12 @@ __all__ = [
     "Stage",
     "Suggestion",
     "SuggestionSet",
+    "fill_value_ok",
     "find_pii",
     "make_chat_model",
     "redact_conversation",
     "redact_text",
+    "terminal_text",
 ]
 
 

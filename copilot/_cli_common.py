@@ -15,6 +15,7 @@ from rich.console import Console
 from ._cli_lazy import BadInput, FailedCheck
 from ._models import Conversation
 from ._settings import Settings
+from ._untrusted import terminal_text
 from .errors import ConversationError
 
 __all__ = [
@@ -51,23 +52,35 @@ def print_json(data: Any) -> None:
 
 
 def load_conversation(path: Path) -> Conversation:
-    """Read and validate a conversation file; errors name the file and the field."""
+    """Read and validate a conversation file; errors name the file and the field.
+
+    At most ``MAX_CONVERSATION_BYTES`` + 1 bytes are read, so a device or pipe
+    (``/dev/zero``) is refused instead of read forever; nesting deeper than
+    Python can parse is bad input, not a traceback.
+    """
+    shown = terminal_text(str(path))
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as source:
+            raw = source.read(MAX_CONVERSATION_BYTES + 1)
     except OSError as exc:
-        raise ConversationError(f"{path}: cannot read: {exc.strerror}") from None
+        raise ConversationError(f"{shown}: cannot read: {exc.strerror}") from None
     if len(raw) > MAX_CONVERSATION_BYTES:
-        raise ConversationError(f"{path}: {len(raw)} bytes is over the {MAX_CONVERSATION_BYTES} byte limit")
+        raise ConversationError(
+            f"{shown}: over the {MAX_CONVERSATION_BYTES} byte limit; split the conversation"
+        )
     try:
         data = json.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise ConversationError(f"{path}: not valid UTF-8 at byte {exc.start}; save it as UTF-8") from None
-    except json.JSONDecodeError as exc:
-        raise ConversationError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
-    try:
         return Conversation.model_validate(data)
+    except UnicodeDecodeError as exc:
+        raise ConversationError(f"{shown}: not valid UTF-8 at byte {exc.start}; save it as UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise ConversationError(f"{shown}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise ConversationError(
+            f"{shown}: JSON nested too deeply; a conversation is a few levels deep"
+        ) from None
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'document'}: {e['msg']}" for e in exc.errors()
         )
-        raise ConversationError(f"{path}: not a valid conversation: {problems}") from None
+        raise ConversationError(f"{shown}: not a valid conversation: {problems}") from None

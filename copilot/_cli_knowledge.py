@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING
 import click
 from rich import box
 from rich.table import Table
+from rich.text import Text
 
 from ._cli_common import BadInput, err_console, out_console, print_json, settings
 from ._models import ATOM_TYPES, STAGES
-from .errors import AtomValidationError
+from ._untrusted import markup_safe, terminal_text
+from .errors import AtomValidationError, CopilotError
 
 if TYPE_CHECKING:
     from knowledge import Atom
@@ -60,39 +62,72 @@ def validate(folder: Path, as_json: bool) -> None:
         table.add_row(
             atom_type, str(count), str(sum(a.is_served(today) for a in atoms if a.type == atom_type))
         )
-    out_console.print(f"[green]OK[/] {folder}: {len(atoms)} valid atoms, {served} served today")
+    out_console.print(
+        f"[green]OK[/] {markup_safe(str(folder))}: {len(atoms)} valid atoms, {served} served today"
+    )
     out_console.print(table)
 
 
 @knowledge.command()
 @click.argument("folder", type=_FOLDER)
-@click.option("--json", "as_json", is_flag=True, help="Print what changed as JSON.")
-def ingest(folder: Path, as_json: bool) -> None:
+@click.option("--dry-run", is_flag=True, help="Show what would change; write and log nothing.")
+@click.option("--allow-empty", is_flag=True, help="Accept a FOLDER with no atoms (empties the store).")
+@click.option("--json", "as_json", is_flag=True, help="Print what changed (or the error) as JSON.")
+def ingest(folder: Path, dry_run: bool, allow_empty: bool, as_json: bool) -> None:
     """Validate FOLDER, then embed new and changed atoms into the atom store.
 
     Unchanged atoms are skipped; atoms deleted from FOLDER are removed; every
-    change is logged to the audit log as atom_changed. Retired and expired
-    atoms stay listed but are never served.
+    change the store received is logged to the audit log as atom_changed.
+    Retired and expired atoms stay listed but are never served. A FOLDER with
+    no atoms is refused (it would remove every atom) unless --allow-empty.
+    One ingest runs at a time per COPILOT_HOME; a second one waits.
+
+    \b
+      copilot knowledge ingest examples/kb --dry-run   # what would change
+      copilot knowledge ingest examples/kb --json      # counts and changes, or the error
     """
     from ._factories import make_atom_store, make_audit_store
-    from ._ingest import ingest_folder
+    from ._ingest import ingest_folder, ingest_lock
 
-    config = settings()
-    store = make_atom_store(config)
     try:
-        with make_audit_store(config) as audit:
-            report = ingest_folder(folder, store, audit, err_console)
-    finally:
-        store.close()
+        config = settings()
+        with ingest_lock(config.home, err_console):  # before the stores: first ingests race to create them
+            store = make_atom_store(config)
+            try:
+                with make_audit_store(config) as audit:
+                    report = ingest_folder(
+                        folder,
+                        store,
+                        audit,
+                        err_console,
+                        home=config.home,
+                        allow_empty=allow_empty,
+                        dry_run=dry_run,
+                    )
+            finally:
+                store.close()
+    except (CopilotError, click.ClickException) as exc:
+        if not as_json:
+            raise
+        problems = [p.__dict__ for p in exc.problems] if isinstance(exc, AtomValidationError) else []
+        message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
+        print_json({"ok": False, "error": terminal_text(message), "problems": problems})
+        raise SystemExit(2) from None
     if as_json:
         print_json(
             {
+                "ok": True,
+                "dry_run": dry_run,
                 "unchanged": report.unchanged,
                 "changes": [change.__dict__ for change in report.changes],
             }
         )
         return
-    out_console.print(f"{folder}: {len(report.changes)} changed, {report.unchanged} unchanged")
+    verb = "would change" if dry_run else "changed"
+    shown = markup_safe(str(folder))
+    out_console.print(f"{shown}: {len(report.changes)} {verb}, {report.unchanged} unchanged")
+    if dry_run:
+        out_console.print("[yellow]dry run[/]: nothing was written or logged")
     table = Table()
     table.add_column("atom", no_wrap=True)
     table.add_column("change")
@@ -136,7 +171,9 @@ def list_atoms(atom_type: str | None, status: str | None, as_json: bool) -> None
         table.add_column(column)
     table.add_column("title", overflow="fold", min_width=16)
     for a in atoms:
-        table.add_row(a.id, a.type, a.language, _state(a, today), str(a.version), a.title)
+        table.add_row(
+            a.id, a.type, a.language, _state(a, today), str(a.version), Text(terminal_text(a.title))
+        )
     out_console.print(table)
 
 
@@ -175,7 +212,9 @@ def search(query: str, industry: str, stage: str, k: int, as_json: bool) -> None
             ]
         )
         return
-    caption = f"top {k} for {query!r}, ranked by similarity plus the language and industry bonus"
+    caption = (
+        f"top {k} for {markup_safe(repr(query))}, ranked by similarity plus the language and industry bonus"
+    )
     table = Table(caption=caption, box=box.SIMPLE_HEAD)
     table.add_column("#")
     table.add_column("id", no_wrap=True)
@@ -183,7 +222,8 @@ def search(query: str, industry: str, stage: str, k: int, as_json: bool) -> None
         table.add_column(column)
     table.add_column("title", overflow="fold")
     for rank, s in enumerate(found.candidates, 1):
-        table.add_row(str(rank), s.atom.id, f"{s.similarity:.3f}", s.atom.type, s.atom.language, s.atom.title)
+        title = Text(terminal_text(s.atom.title))
+        table.add_row(str(rank), s.atom.id, f"{s.similarity:.3f}", s.atom.type, s.atom.language, title)
     out_console.print(table)
 
 

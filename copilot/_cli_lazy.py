@@ -11,15 +11,20 @@ from typing import Any
 
 import click
 
+from ._untrusted import terminal_text
 from .errors import AuditIntegrityError, CopilotError
 
 __all__ = ["BadInput", "FailedCheck", "LazyGroup"]
 
 
 class BadInput(click.ClickException):
-    """Bad input from the user: exit code 2, as the CLI contract says."""
+    """Bad input from the user: exit code 2, as the CLI contract says. The message
+    loses terminal escapes and control characters (it may quote user input)."""
 
     exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(terminal_text(message))
 
 
 class FailedCheck(click.ClickException):
@@ -57,6 +62,13 @@ class LazyGroup(click.Group):
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        for number, arg in enumerate(args, 1):
+            if not _is_utf8(arg):
+                shown = arg.encode("utf-8", "backslashreplace").decode("utf-8")
+                raise BadInput(f"argument {number} ({shown!r}) is not valid UTF-8; pass UTF-8 text and paths")
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -64,3 +76,12 @@ class LazyGroup(click.Group):
             raise FailedCheck(str(exc)) from None
         except CopilotError as exc:
             raise BadInput(str(exc)) from None
+
+
+def _is_utf8(arg: str) -> bool:
+    """False for an argument holding bytes that were not UTF-8 (Python keeps them as lone surrogates)."""
+    try:
+        arg.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

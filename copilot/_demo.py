@@ -13,6 +13,7 @@ from ._ingest import ingest_folder
 from ._models import Conversation, SuggestionSet
 from ._render import suggestion_panel
 from ._settings import Settings
+from ._untrusted import markup_safe
 from .errors import ConversationError
 
 __all__ = ["run_demo"]
@@ -25,12 +26,14 @@ def run_demo(settings: Settings, kb: Path, conversations: Path, *, as_json: bool
     loaded = [(path, load_conversation(path)) for path in files]  # fail before any work
     copilot = Copilot.open(settings)
     try:
-        report = ingest_folder(kb, copilot.store, copilot.audit, err_console, actor="demo")
+        report = ingest_folder(
+            kb, copilot.store, copilot.audit, err_console, home=settings.home, actor="demo"
+        )
         if not as_json:
             err_console.print(
-                f"[bold]Knowledge base[/] {kb}: {report.count('added')} added, "
+                f"[bold]Knowledge base[/] {markup_safe(str(kb))}: {report.count('added')} added, "
                 f"{report.count('updated')} updated, {report.count('removed')} removed, "
-                f"{report.unchanged} unchanged · demo data in {settings.home}"
+                f"{report.unchanged} unchanged · demo data in {markup_safe(str(settings.home))}"
             )
         copilot.warm_up()
         results = asyncio.run(_run_all(copilot, [c for _, c in loaded]))
@@ -45,9 +48,10 @@ def run_demo(settings: Settings, kb: Path, conversations: Path, *, as_json: bool
     out_console.print(Rule())
     out_console.print(
         f"{len(results)} conversations · median Suggest {totals[len(totals) // 2]:.1f} ms · "
-        f"every result logged in {settings.home}"
+        f"every result logged in {markup_safe(str(settings.home))}"
     )
-    out_console.print(f"Check the log: [bold]COPILOT_HOME={settings.home} copilot audit verify[/]")
+    home = markup_safe(str(settings.home))
+    out_console.print(f"Check the log: [bold]COPILOT_HOME={home} copilot audit verify[/]")
 
 
 async def _run_all(copilot: Copilot, conversations: list[Conversation]) -> list[SuggestionSet]:

@@ -29,7 +29,8 @@ from ._models import (
     Suggestion,
     SuggestionSet,
 )
-from ._redact import Redactor, redact_text
+from ._pseudonym import actor_pseudonym, pseudonym_key
+from ._redact import Redactor, find_pii
 from ._settings import Settings
 from .errors import AuditIntegrityError, StoreError
 
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from audit import AuditStore
     from knowledge import AtomStore
 
-__all__ = ["Copilot", "redact_conversation"]
+__all__ = ["Copilot", "conversation_redactor", "map_strings", "redact_conversation"]
 
 log = logging.getLogger("copilot.engine")
 T = TypeVar("T")
@@ -47,20 +48,29 @@ QUERY_MESSAGES = 3
 
 def redact_conversation(conversation: Conversation, redactor: Redactor | None = None) -> Conversation:
     """A copy in which every free-text field (ids, names, titles, deal, messages)
-    carries placeholders instead of PII; one redactor keeps ids consistent."""
-    redactor = redactor or Redactor()
+    carries placeholders instead of PII, and people's names keyed pseudonyms; one
+    redactor keeps tokens consistent (default: :func:`conversation_redactor`)."""
+    redactor = redactor or conversation_redactor(conversation)
+    data = map_strings(conversation.model_dump(mode="json", by_alias=True), redactor.redact)
+    return Conversation.model_validate(data)
 
-    def scrub(value: Any) -> Any:
-        if isinstance(value, str):
-            return redactor.redact(value)
-        if isinstance(value, dict):
-            return {key: scrub(item) for key, item in value.items()}
-        if isinstance(value, list):
-            return [scrub(item) for item in value]
-        return value
 
-    data = conversation.model_dump(mode="json", by_alias=True)
-    return Conversation.model_validate(scrub(data))
+def conversation_redactor(conversation: Conversation, key: bytes | None = None) -> Redactor:
+    """A redactor that also turns the participants' names into pseudonyms keyed by
+    ``key`` and the conversation id (without a key: stable for this redactor only)."""
+    names = [p.name for p in conversation.participants]
+    return Redactor(names=names, key=key, scope=conversation.id)
+
+
+def map_strings(value: Any, change: Callable[[str], str]) -> Any:
+    """``value`` (JSON data) with ``change`` applied to every string in it."""
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, dict):
+        return {key: map_strings(item, change) for key, item in value.items()}
+    if isinstance(value, list):
+        return [map_strings(item, change) for item in value]
+    return value
 
 
 class Copilot:
@@ -97,6 +107,7 @@ class Copilot:
         if callable(prepare):
             prepare()  # importing the client takes seconds: overlap it with loading the store
         self._guards: dict[tuple[str, ...], ComplianceGuard] = {}
+        self._pseudonym_key = pseudonym_key(settings)
 
     @classmethod
     def open(cls, settings: Settings | None = None) -> Copilot:
@@ -129,7 +140,8 @@ class Copilot:
         """Three compliant suggestions, competitor answer, decision-chain gaps; logged first."""
         started = time.perf_counter()
         timings: dict[str, float] = {}
-        redacted = redact_conversation(conversation)
+        redactor = conversation_redactor(conversation, self._pseudonym_key)
+        redacted = redact_conversation(conversation, redactor)
         customer_text = [m.text for m in redacted.messages if redacted.side_of(m) == "customer"]
         language = detect_language(" ".join(customer_text or [m.text for m in redacted.messages]))
         query = (customer_text or [redacted.messages[-1].text])[-QUERY_MESSAGES:][::-1]
@@ -196,7 +208,9 @@ class Copilot:
         _lap(timings, "audit", mark)
         timings["total"] = (time.perf_counter() - started) * 1000
         timings.update({f"retrieve.{k}": v for k, v in retrieval.timings_ms.items()})
-        return result.model_copy(update={"timings_ms": {k: round(v, 2) for k, v in timings.items()}})
+        # Stored with pseudonyms, shown to the rep with the names.
+        shown = SuggestionSet.model_validate(map_strings(result.model_dump(mode="json"), redactor.restore))
+        return shown.model_copy(update={"timings_ms": {k: round(v, 2) for k, v in timings.items()}})
 
     async def record_action(
         self,
@@ -216,7 +230,7 @@ class Copilot:
             self.audit,
             suggestion_set_id,
             action,
-            rep=redact_text(rep),
+            rep=self._actor(rep),
             index=index,
             final_text=final_text,
         )
@@ -237,7 +251,7 @@ class Copilot:
             self.audit,
             suggestion_set_id,
             helpful,
-            rep=redact_text(rep),
+            rep=self._actor(rep),
             index=index,
             atom_id=atom_id,
             reason=reason,
@@ -308,7 +322,7 @@ class Copilot:
         rep = redacted.rep()
         event = AuditEvent(
             type="suggestion_shown",
-            actor=redact_text(actor) if actor else (rep.id if rep else ""),
+            actor=self._actor(actor) if actor else (rep.id if rep else ""),
             conversation_id=redacted.id,
             suggestion_set_id=result.id,
             input_digest=_digest(original),
@@ -321,6 +335,15 @@ class Copilot:
             latency_ms=round((time.perf_counter() - started) * 1000, 2),
         )
         self.audit.append([event])
+
+    def redact(self, conversation: Conversation) -> Conversation:
+        """``conversation`` as it may be stored (connectors' state, exports): PII
+        replaced, people's names as this deployment's stable keyed pseudonyms."""
+        return redact_conversation(conversation, conversation_redactor(conversation, self._pseudonym_key))
+
+    def _actor(self, actor: str) -> str:
+        """A plain id as given; anything else (an email, a name) as its ``[ACTOR_…]`` token."""
+        return actor_pseudonym(actor, self._pseudonym_key, has_pii=bool(find_pii(actor)))
 
 
 async def _isolated(agent: Agent[T], ctx: AgentContext, default: T) -> AgentResult[T]:

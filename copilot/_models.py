@@ -11,6 +11,8 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ._untrusted import MAX_DEAL_FIELD_CHARS, deal_field_problem, visible_text
+
 __all__ = [
     "ATOM_TYPES",
     "ROLES",
@@ -70,10 +72,21 @@ class _Model(BaseModel):
 
 
 class Deal(_Model):
-    customer: str = Field(min_length=1, max_length=200)
+    """The deal's context. Its text fields are customer-controlled and filled into
+    replies, so each is a short plain name: no URL, control or bidi character."""
+
+    customer: str = Field(min_length=1, max_length=MAX_DEAL_FIELD_CHARS)
     industry: str = Field(default="", max_length=64)
     stage: Stage = "discovery"
-    product: str = Field(default="", max_length=200)
+    product: str = Field(default="", max_length=MAX_DEAL_FIELD_CHARS)
+
+    @field_validator("customer", "industry", "product")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        problem = deal_field_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
 
 class Participant(_Model):
@@ -102,8 +115,10 @@ class Conversation(_Model):
     @field_validator("messages")
     @classmethod
     def _has_text(cls, messages: list[Message]) -> list[Message]:
-        if not any(m.text.strip() for m in messages):
-            raise ValueError("at least one message must have non-empty text")
+        if not any(visible_text(m.text) for m in messages):
+            raise ValueError(
+                "at least one message must have visible text (not only spaces or zero-width characters)"
+            )
         return messages
 
     @model_validator(mode="after")

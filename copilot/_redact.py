@@ -1,17 +1,21 @@
 """PII detection and redaction for Chinese and English text (PIPL / GDPR).
 
 Text must pass through :class:`Redactor` before it leaves the process or is
-stored. Five kinds are found, each validated so that ordinary numbers survive:
+stored. The PRC numeric kinds are validated so that ordinary numbers survive:
 
 - ``phone`` -> ``[PHONE_n]``: PRC mobile ``1[3-9]`` + 9 digits, optional
-  +86 / 0086 / 86 / (+86) prefix, optionally grouped 3-4-4 by spaces or hyphens.
+  +86 / 0086 / 86 / (+86) prefix, grouped 3-4-4 (spaces, hyphens or dots) or 4-3-4.
 - ``id_card`` -> ``[ID_n]``: 18-character resident ID with a birth date in
   1900-2099 and a correct GB 11643 check character (``X`` in either case).
-- ``email`` -> ``[EMAIL_n]``: ``local@domain.tld``.
+- ``email`` -> ``[EMAIL_n]``: ``local@domain.tld``, internationalised too.
 - ``bank_card`` -> ``[CARD_n]``: 13-19 digits, plain or grouped in fours,
   no leading 0, passing Luhn.
 - ``uscc`` -> ``[USCC_n]``: unified social credit code with a correct
   GB 32100-2015 check character.
+
+``landline`` and ``intl_phone`` (``[PHONE_n]``), ``ssn``, ``passport``,
+``wechat``, ``address`` and ``person`` are described in ``_pii_formats``. People
+get keyed pseudonyms ``[PERSON_nnnnnn]`` instead of numbers (``_pseudonym``).
 
 Full-width forms (U+FF01-U+FF5E: digits, ``X``, ``@``, ``-``, ...), ideographic
 and no-break spaces and Unicode dashes are folded to ASCII before matching. The
@@ -28,13 +32,30 @@ it might satisfy by chance.
 from __future__ import annotations
 
 import re
+import secrets
 from bisect import bisect_left
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from ._pii_formats import EXTRA_DETECTORS, LATE_DETECTORS, Detector
+from ._pseudonym import pseudonym_token
 
 __all__ = ["PII_KINDS", "PiiMatch", "Redactor", "find_pii", "redact_text"]
 
-PII_KINDS: tuple[str, ...] = ("phone", "id_card", "email", "bank_card", "uscc")
+PII_KINDS: tuple[str, ...] = (
+    "phone",
+    "id_card",
+    "email",
+    "bank_card",
+    "uscc",
+    "landline",
+    "intl_phone",
+    "ssn",
+    "passport",
+    "wechat",
+    "address",
+    "person",
+)
 
 _TOKEN_NAMES: dict[str, str] = {
     "phone": "PHONE",
@@ -42,10 +63,18 @@ _TOKEN_NAMES: dict[str, str] = {
     "email": "EMAIL",
     "bank_card": "CARD",
     "uscc": "USCC",
+    "landline": "PHONE",
+    "intl_phone": "PHONE",
+    "ssn": "SSN",
+    "passport": "PASSPORT",
+    "wechat": "WECHAT",
+    "address": "ADDRESS",
+    "person": "PERSON",
 }
-_KIND_OF_TOKEN: dict[str, str] = {name: kind for kind, name in _TOKEN_NAMES.items()}
+_NUMBERED = sorted(set(_TOKEN_NAMES.values()) - {"PERSON"})
 # Numbers capped at 9 digits: int() of a huge digit string would raise.
-_PLACEHOLDER = re.compile(r"\[(PHONE|ID|EMAIL|CARD|USCC)_([0-9]{1,9})\]")
+_PLACEHOLDER = re.compile(rf"\[({'|'.join(_NUMBERED)})_([0-9]{{1,9}})\]")
+_PERSON_TOKEN = re.compile(r"\[PERSON_[0-9]{6}\]")
 
 
 @dataclass(frozen=True)
@@ -137,7 +166,8 @@ _AFTER_DIGIT = r"(?<![0-9](?s:.))"  # the character before the one just matched 
 _ALNUM = "0-9A-Za-z"
 _USCC_CLASS = "0-9A-HJ-NP-RTUWXYa-hj-np-rtuwxy"
 _EMAIL_LOCAL = r"A-Za-z0-9._%+\-"
-_MOBILE = rf"1[3-9][0-9]{_SEP}?[0-9]{{4}}{_SEP}?[0-9]{{4}}"
+# 3-4-4 (separators spaces, hyphens or dots) or 4-3-4 ("1396 666 7777").
+_MOBILE = r"1[3-9][0-9](?:[ .\-]?[0-9]{4}[ .\-]?[0-9]{4}|[0-9][ .\-][0-9]{3}[ .\-][0-9]{4})"
 
 _EMAIL = re.compile(
     rf"(?<![{_EMAIL_LOCAL}])\.*"
@@ -164,43 +194,47 @@ _BANK_CARD = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class _Detector:
-    kind: str
-    pattern: re.Pattern[str]
-    canonical: Callable[[str], str | None]
-    needs: str = ""  # skip the pattern unless the folded text contains this
-    claims_shape: bool = False  # a candidate failing validation still blocks later kinds
-
-
+_PERSON_CODES = {d.kind for d in LATE_DETECTORS} - {"address", "person"}
 # Priority order: an accepted match blocks any later candidate that overlaps it. An
 # 18-digit run in ID format is judged only as an ID (claims_shape), so an ID with a
 # wrong check character is left alone rather than reported as a card or a USCC.
-_DETECTORS = (
-    _Detector("email", _EMAIL, _email_key, needs="@"),
-    _Detector("id_card", _ID_CARD, _id_card_key, claims_shape=True),
-    _Detector("uscc", _USCC, _uscc_key),
-    _Detector("phone", _PHONE_WITH_PREFIX, _phone_key, needs="86"),
-    _Detector("phone", _PHONE, _phone_key),
-    _Detector("bank_card", _BANK_CARD, _bank_card_key),
+_EARLY = (
+    Detector("email", _EMAIL, _email_key, needs="@"),
+    Detector("id_card", _ID_CARD, _id_card_key, claims_shape=True),
+    Detector("uscc", _USCC, _uscc_key),
+    Detector("phone", _PHONE_WITH_PREFIX, _phone_key, needs="86"),
+    Detector("phone", _PHONE, _phone_key),
+    *EXTRA_DETECTORS,
+    Detector("bank_card", _BANK_CARD, _bank_card_key),
+    *(d for d in LATE_DETECTORS if d.kind in _PERSON_CODES),
 )
+_WORDS = tuple(d for d in LATE_DETECTORS if d.kind not in _PERSON_CODES)
+_PLACES = tuple(d for d in _WORDS if d.kind != "person")
 
 
-def _scan(text: str) -> list[tuple[PiiMatch, str]]:
-    """Validated, non-overlapping matches sorted by start, each with its canonical key."""
+def _value_span(m: re.Match[str]) -> tuple[int, int]:
+    if "w" in m.re.groupindex and m.group("v") is None:
+        return m.span("w")
+    return m.span("v")
+
+
+def _scan(text: str, names: tuple[Detector, ...] = (), people: bool = True) -> list[tuple[PiiMatch, str]]:
+    """Validated, non-overlapping matches sorted by start, each with its canonical key
+    (without ``people``: contact data only, no names)."""
     folded = _fold(text)
+    lower = folded.lower()
     starts: list[int] = []  # accepted spans, kept sorted; they never overlap
     ends: list[int] = []
     found: list[tuple[PiiMatch, str]] = []
-    for detector in _DETECTORS:
-        if detector.needs not in folded:
+    for detector in (*_EARLY, *names, *(_WORDS if people else _PLACES)):
+        if not detector.may_match(folded, lower):
             continue
         for m in detector.pattern.finditer(folded):
-            start, end = m.span("v")
+            start, end = _value_span(m)
             i = bisect_left(starts, start)
-            if (i and ends[i - 1] > start) or (i < len(starts) and starts[i] < end):
+            if start == end or (i and ends[i - 1] > start) or (i < len(starts) and starts[i] < end):
                 continue
-            key = detector.canonical(m.group("v"))
+            key = detector.canonical(folded[start:end])
             if key is None and not detector.claims_shape:
                 continue
             starts.insert(i, start)
@@ -211,9 +245,41 @@ def _scan(text: str) -> list[tuple[PiiMatch, str]]:
     return found
 
 
-def find_pii(text: str) -> list[PiiMatch]:
-    """Every validated piece of PII in ``text``, sorted by start and non-overlapping."""
-    return [match for match, _ in _scan(text)]
+def find_pii(text: str, *, people: bool = True) -> list[PiiMatch]:
+    """Every validated piece of PII in ``text``, sorted by start and non-overlapping;
+    ``people=False`` leaves people's names alone (contact data only)."""
+    return [match for match, _ in _scan(text, people=people)]
+
+
+def _without_codes(name: str) -> str:
+    """``name`` without the phone numbers, emails, ... written into it (they have tokens of their own)."""
+    for match, _ in reversed(_scan(name)):
+        if match.kind != "person":
+            name = name[: match.start] + " " + name[match.end :]
+    return " ".join(name.split())
+
+
+def _names_detector(names: Iterable[str]) -> tuple[Detector, ...]:
+    """A detector for these people's names (whole names; for Latin names also each
+    part of three letters or more), every form keyed by the whole name."""
+    alias: dict[str, str] = {}
+    for name in sorted({_without_codes(n) for n in names} - {""}, key=len, reverse=True):
+        folded = _fold(name)
+        if not folded.isascii():
+            if len(folded) >= 2:
+                alias.setdefault(folded.lower(), name)
+            continue
+        for part in [folded, *folded.split()]:
+            if len(part) >= 3 and part[0].isalpha():
+                alias.setdefault(part.lower(), name)
+    if not alias:
+        return ()
+    forms = sorted(alias, key=len, reverse=True)
+    alternatives = [
+        rf"(?<![A-Za-z]){re.escape(f)}(?![A-Za-z])" if f.isascii() else re.escape(f) for f in forms
+    ]
+    pattern = re.compile("(?P<v>(?i:" + "|".join(alternatives) + "))")
+    return (Detector("person", pattern, lambda value: alias.get(value.lower())),)
 
 
 class Redactor:
@@ -222,43 +288,71 @@ class Redactor:
     Values are compared after normalisation (separators, +86 prefix, full-width
     forms and letter case removed), so ``138 1234 5678``, ``+86 13812345678`` and
     the same digits written full-width share a token. Tokens are numbered per
-    kind in order of first appearance; numbers already present as placeholders
-    in a text are never reused for a new value, so redacting partly redacted
-    text cannot merge two different values.
+    token name in order of first appearance; numbers already present as
+    placeholders in a text are never reused for a new value, so redacting partly
+    redacted text cannot merge two different values.
+
+    People are not numbered: ``names`` (the participants) and contacts introduced
+    in the text (unless ``people=False``) become keyed pseudonyms ``[PERSON_nnnnnn]`` (see ``_pseudonym``),
+    stable for one ``key`` and ``scope``; without a key, stable for this instance.
+    :meth:`restore` puts the names back for the rep's own screen.
     Redacting redacted text returns it unchanged. Not thread-safe: use one
     instance per conversation.
     """
 
-    def __init__(self) -> None:
+    def __init__(
+        self, *, names: Iterable[str] = (), key: bytes | None = None, scope: str = "", people: bool = True
+    ) -> None:
         self._tokens: dict[tuple[str, str], str] = {}
         self._counts: dict[str, int] = dict.fromkeys(PII_KINDS, 0)
-        self._next: dict[str, int] = dict.fromkeys(PII_KINDS, 1)
+        self._next: dict[str, int] = dict.fromkeys(_TOKEN_NAMES.values(), 1)
+        self._names = _names_detector(names)
+        self._key = key if key is not None else secrets.token_bytes(32)
+        self._scope = scope
+        self._people: dict[str, str] = {}  # token -> the name as first written
+        self._with_people = people
 
     def redact(self, text: str) -> str:
         """``text`` with every piece of PII replaced by its placeholder token."""
         for m in _PLACEHOLDER.finditer(text) if "[" in text else ():
-            kind = _KIND_OF_TOKEN[m.group(1)]
-            self._next[kind] = max(self._next[kind], int(m.group(2)) + 1)
+            self._next[m.group(1)] = max(self._next[m.group(1)], int(m.group(2)) + 1)
         pieces: list[str] = []
         pos = 0
-        for match, key in _scan(text):
-            pieces += (text[pos : match.start], self._token(match.kind, key))
+        for match, key in _scan(text, self._names, self._with_people):
+            pieces += (text[pos : match.start], self._token(match, key))
             pos = match.end
         pieces.append(text[pos:])
         return "".join(pieces)
+
+    def restore(self, text: str) -> str:
+        """``text`` with this redactor's person tokens replaced by the names they stand for."""
+        if "[PERSON_" not in text:
+            return text
+        return _PERSON_TOKEN.sub(lambda m: self._people.get(m.group(), m.group()), text)
 
     @property
     def counts(self) -> dict[str, int]:
         """Kind -> number of distinct values seen so far (every kind present, maybe 0)."""
         return dict(self._counts)
 
-    def _token(self, kind: str, key: str) -> str:
-        token = self._tokens.get((kind, key))
+    def _token(self, match: PiiMatch, key: str) -> str:
+        token = self._tokens.get((match.kind, key))
         if token is None:
-            token = f"[{_TOKEN_NAMES[kind]}_{self._next[kind]}]"
-            self._next[kind] += 1
-            self._counts[kind] += 1
-            self._tokens[(kind, key)] = token
+            if match.kind == "person":
+                token = self._person(key, match.value)
+            else:
+                name = _TOKEN_NAMES[match.kind]
+                token = f"[{name}_{self._next[name]}]"
+                self._next[name] += 1
+            self._counts[match.kind] += 1
+            self._tokens[(match.kind, key)] = token
+        return token
+
+    def _person(self, key: str, shown: str) -> str:
+        salt = 0
+        while (token := pseudonym_token("PERSON", self._key, self._scope, key, salt)) in self._people:
+            salt += 1
+        self._people[token] = key if key else shown
         return token
 
 

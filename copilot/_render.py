@@ -7,20 +7,30 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ._engine import redact_conversation
+from ._engine import conversation_redactor, map_strings, redact_conversation
 from ._models import Conversation, SuggestionSet
+from ._untrusted import terminal_text
 
 __all__ = ["suggestion_panel"]
 
 
 def suggestion_panel(conversation: Conversation, result: SuggestionSet, title: str = "") -> Panel:
-    """One readable panel: what the customer said and what the copilot offers."""
-    seen = redact_conversation(conversation)  # the terminal shows what the engine saw
+    """One readable panel: what the customer said and what the copilot offers.
+
+    Customer, deal and atom text is shown literally: ANSI escapes and control
+    characters are dropped, and nothing in it is read as Rich markup (every
+    piece is a ``Text``, never a markup string).
+    """
+    redactor = conversation_redactor(conversation)
+    seen = redact_conversation(conversation, redactor)  # what the engine saw, with real names
+    seen = Conversation.model_validate(map_strings(seen.model_dump(by_alias=True), terminal_text))
+    result = SuggestionSet.model_validate(map_strings(result.model_dump(), terminal_text))
     last = seen.messages[-1]
     speaker = seen.participant(last.sender)
     who = f"{speaker.name} ({speaker.title})" if speaker and speaker.title else last.sender
     side = seen.side_of(last).capitalize()
-    parts: list[RenderableType] = [Text.assemble((f"{side} ", "bold"), (f"{who}: ", "cyan"), last.text)]
+    said = (f"{side} ", "bold"), (f"{redactor.restore(who)}: ", "cyan"), redactor.restore(last.text)
+    parts: list[RenderableType] = [Text.assemble(*said)]
     parts.append(_suggestions(result))
     if result.competitor:
         comp = result.competitor
@@ -56,8 +66,8 @@ def suggestion_panel(conversation: Conversation, result: SuggestionSet, title: s
         )
     )
     deal = conversation.deal
-    heading = title or conversation.id
-    subtitle = f"{deal.customer} · {deal.industry or 'any industry'} · {deal.stage}"
+    heading = Text(terminal_text(title or conversation.id))
+    subtitle = Text(terminal_text(f"{deal.customer} · {deal.industry or 'any industry'} · {deal.stage}"))
     return Panel(Group(*parts), title=heading, subtitle=subtitle, expand=True)
 
 

@@ -61,6 +61,8 @@ class Settings(BaseSettings):
         description="How JSON is asked for: response_format json_schema, a tool call, or json_object.",
     )
     log_level: str = "WARNING"
+    # Key for the people's pseudonyms in stored text; default: COPILOT_HOME/pseudonym.key.
+    pseudonym_key: SecretStr | None = None  # at least 16 characters (checked where used, never echoed)
     # Decision audit log.
     audit_required: bool = Field(
         default=True,

@@ -22,32 +22,27 @@ class AtomChange:
     version: int | None
     old_status: str | None
     new_status: str | None
+    content_hash: str | None = None  # of the new atom; None when removed
 
 
 @dataclass
 class IngestReport:
     changes: list[AtomChange] = field(default_factory=list)
     unchanged: int = 0
+    dry_run: bool = False
 
     def count(self, change: str) -> int:
         return sum(1 for c in self.changes if c.change == change)
 
 
-def ingest_atoms(
-    atoms: Sequence[Atom],
-    store: AtomStore,
-    progress: Callable[[int], None] | None = None,
-    before_write: Callable[[list[AtomChange]], None] | None = None,
-) -> IngestReport:
-    """Bring ``store`` in line with ``atoms`` (already validated).
+@dataclass
+class _Plan:
+    report: IngestReport
+    todo: list[Atom]
+    gone: list[str]
 
-    New and changed atoms are embedded and upserted in batches; atoms gone from
-    the folder are removed; unchanged atoms are not touched. Retired and expired
-    atoms stay in the store (so they can be listed) but are never served.
-    ``before_write`` sees every planned change before the store is touched (the
-    audit log records them first, so a failed write never loses a change);
-    ``progress`` is called with the number of atoms handled after each batch.
-    """
+
+def _plan(atoms: Sequence[Atom], store: AtomStore) -> _Plan:
     previous = {a.id: a for a in store.atoms()}  # one read: hashes derive from the atoms
     known = {atom_id: atom.content_hash for atom_id, atom in previous.items()}
     report = IngestReport()
@@ -60,21 +55,60 @@ def ingest_atoms(
         old = previous.get(atom.id)
         change = "updated" if old else "added"
         report.changes.append(
-            AtomChange(atom.id, change, atom.version, old.status if old else None, atom.status)
+            AtomChange(
+                atom.id, change, atom.version, old.status if old else None, atom.status, atom.content_hash
+            )
         )
     gone = sorted(set(known) - {a.id for a in atoms})
     for atom_id in gone:
-        old = previous.get(atom_id)
-        version, status = (old.version, old.status) if old else (None, None)
-        report.changes.append(AtomChange(atom_id, "removed", version, status, None))
-    if before_write and report.changes:
-        before_write(report.changes)
+        old = previous[atom_id]
+        report.changes.append(AtomChange(atom_id, "removed", old.version, old.status, None, None))
+    return _Plan(report, todo, gone)
+
+
+def ingest_atoms(
+    atoms: Sequence[Atom],
+    store: AtomStore,
+    progress: Callable[[int], None] | None = None,
+    *,
+    before_write: Callable[[list[AtomChange]], None] | None = None,
+    after_write: Callable[[list[AtomChange]], None] | None = None,
+    dry_run: bool = False,
+) -> IngestReport:
+    """Bring ``store`` in line with ``atoms`` (already validated).
+
+    New and changed atoms are embedded and upserted in batches; atoms gone from
+    the folder are removed; unchanged atoms are not touched. Retired and expired
+    atoms stay in the store (so they can be listed) but are never served.
+    For each batch, ``before_write`` sees the changes about to be written (a
+    journal of intent) and ``after_write`` the changes just applied (the audit
+    log records only what the store holds). With ``dry_run`` nothing is
+    written: the report says what would change. ``progress`` is called with the
+    number of atoms handled after each batch.
+    """
+    plan = _plan(atoms, store)
+    report = plan.report
+    report.dry_run = dry_run
+    if dry_run:
+        return report
     if progress and report.unchanged:
         progress(report.unchanged)
-    for start in range(0, len(todo), BATCH):
-        batch = todo[start : start + BATCH]
+    by_id = {c.atom_id: c for c in report.changes}
+    for start in range(0, len(plan.todo), BATCH):
+        batch = plan.todo[start : start + BATCH]
+        changes = [by_id[a.id] for a in batch]
+        if before_write:
+            before_write(changes)
         store.upsert(batch)
+        if after_write:
+            after_write(changes)
         if progress:
             progress(len(batch))
-    store.delete(gone)
+    if plan.gone:
+        changes = [by_id[atom_id] for atom_id in plan.gone]
+        if before_write:
+            before_write(changes)
+        store.delete(plan.gone)
+        if after_write:
+            after_write(changes)
     return report

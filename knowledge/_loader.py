@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,13 @@ def load_atoms(folder: Path | str) -> list[Atom]:
     atoms: list[Atom] = []
     problems: list[AtomProblem] = []
     first_seen: dict[str, str] = {}
-    for path in sorted(_atom_files(root)):
+    files, links, unreadable = _atom_files(root)
+    problems += [_link_problem(link, root) for link in links]
+    problems += [
+        AtomProblem(_display(Path(e.filename), root), 0, "folder", f"cannot read: {e.strerror}")
+        for e in unreadable
+    ]
+    for path in files:
         shown = _display(path, root)
         try:
             raw = path.read_bytes()
@@ -54,8 +60,40 @@ def load_atoms(folder: Path | str) -> list[Atom]:
     return atoms
 
 
-def _atom_files(root: Path) -> Iterable[Path]:
-    return (p for p in root.rglob("*.md") if p.is_file() and p.name.lower() != "readme.md")
+def _atom_files(root: Path) -> tuple[list[Path], list[Path], list[OSError]]:
+    """The atom files under ``root`` (sorted), every symbolic link met on the way,
+    and the folders that could not be read.
+
+    Links are never followed, neither to files nor to folders: one could lead out
+    of the knowledge base (``/etc``, another team's drafts) or loop forever.
+    """
+    files: list[Path] = []
+    links: list[Path] = []
+    unreadable: list[OSError] = []
+    for folder, dirs, names in os.walk(root, followlinks=False, onerror=unreadable.append):
+        here = Path(folder)
+        for name in sorted(dirs):
+            if (here / name).is_symlink():
+                links.append(here / name)
+        for name in names:
+            path = here / name
+            if path.is_symlink():
+                if name.lower().endswith(".md"):
+                    links.append(path)
+            elif name.endswith(".md") and name.lower() != "readme.md" and path.is_file():
+                files.append(path)
+    return sorted(files), sorted(links), unreadable
+
+
+def _link_problem(link: Path, root: Path) -> AtomProblem:
+    try:
+        target = link.resolve()
+        inside = target.is_relative_to(root.resolve())
+    except (OSError, RuntimeError):  # a loop, or a target that cannot be resolved
+        inside = False
+    where = "inside the knowledge base" if inside else "outside the knowledge base"
+    message = f"is a symbolic link ({where}); links are not followed: copy the file into the folder instead"
+    return AtomProblem(_display(link, root), 0, "file", message)
 
 
 def _display(path: Path, root: Path) -> str:
@@ -107,6 +145,10 @@ def _parse_header(header: str, path: str) -> tuple[dict[str, Any], dict[str, int
     try:
         node = yaml.compose(header, Loader=_Loader)
         data = yaml.load(header, Loader=_Loader)  # a SafeLoader subclass: safe
+    except RecursionError:
+        raise _one(
+            path, 2, "front matter", "YAML nested too deeply; front matter is a flat mapping"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1

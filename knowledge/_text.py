@@ -11,6 +11,8 @@ import functools
 import re
 import unicodedata
 
+from copilot import terminal_text
+
 __all__ = [
     "CJK",
     "CLAUSE_END",
@@ -123,8 +125,6 @@ def chat_length(text: str, language: str) -> int:
 
 # --- plain text: what may be quoted or shown as a chat message ---------------------------
 
-_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 _URL = re.compile(r"(?:https?|ftp)://\S+|www\.\S+", re.IGNORECASE)
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>")
@@ -138,7 +138,8 @@ _ENDS = (*_ENDS_CJK, ".", "!", "?", ";", ":", ",")
 def plain_text(text: str, *, one_line: bool = True) -> str:
     """``text`` as plain chat text: control and bidi characters, URLs, HTML tags and
     Markdown (headings, bullets, emphasis, links) removed; lines joined when ``one_line``."""
-    text = _CONTROL.sub("", _ANSI.sub("", text.replace("\r\n", "\n").replace("\t", " ")))
+    # Escapes, control, bidi and zero-width characters: the one definition, in copilot.
+    text = terminal_text(text.replace("\r\n", "\n").replace("\t", " "))
     text = _MD_LINK.sub(r"\1", text)
     text = _URL.sub("", _TAG.sub("", text))
     text = _MD_LINE.sub("", text)

@@ -58,7 +58,7 @@ def test_ingest_is_incremental_and_logged() -> None:
     first = json.loads(run("knowledge", "ingest", str(KB), "--json").stdout)
     assert len(first["changes"]) == 52 and first["unchanged"] == 0
     again = json.loads(run("knowledge", "ingest", str(KB), "--json").stdout)
-    assert again == {"unchanged": 52, "changes": []}
+    assert again == {"ok": True, "dry_run": False, "unchanged": 52, "changes": []}
     verified = json.loads(run("audit", "verify", "--json").stdout)
     assert verified["ok"] and verified["rows_checked"] == 52  # one atom_changed per atom
 

@@ -69,7 +69,8 @@ VALID_CARDS = [
 
 
 def test_kinds_and_match_shape() -> None:
-    assert PII_KINDS == ("phone", "id_card", "email", "bank_card", "uscc")
+    assert PII_KINDS[:5] == ("phone", "id_card", "email", "bank_card", "uscc")
+    assert set(PII_KINDS[5:]) == {"landline", "intl_phone", "ssn", "passport", "wechat", "address", "person"}
     match = find_pii("电话13812345678")[0]
     assert match == PiiMatch(kind="phone", start=2, end=13, value="13812345678")
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -350,7 +351,7 @@ def test_numbering_per_kind_in_order_of_first_appearance() -> None:
     assert first == "[EMAIL_1] [PHONE_1] [EMAIL_2] [PHONE_2] [EMAIL_1]"
     second = redactor.redact("13812345678, c@x.com, 139 0000 1111")
     assert second == "[PHONE_2], [EMAIL_3], [PHONE_1]"
-    assert redactor.counts == {"phone": 2, "id_card": 0, "email": 3, "bank_card": 0, "uscc": 0}
+    assert redactor.counts == dict.fromkeys(PII_KINDS, 0) | {"phone": 2, "email": 3}
 
 
 def test_redact_text_starts_fresh_each_call() -> None:
