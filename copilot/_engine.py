@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -17,6 +19,7 @@ from audit import AuditEvent, RepAction, append_action, append_feedback, canonic
 from knowledge import Retriever, detect_language
 
 from ._chat import ChatModel
+from ._lanes import PressLanes, Ticket
 from ._models import (
     CompetitorResponse,
     ComplianceVerdict,
@@ -108,6 +111,9 @@ class Copilot:
             prepare()  # importing the client takes seconds: overlap it with loading the store
         self._guards: dict[tuple[str, ...], ComplianceGuard] = {}
         self._pseudonym_key = pseudonym_key(settings)
+        # One lane per core but one: the event loop (agents, acks) keeps a core.
+        lanes = settings.press_lanes or max(1, (os.cpu_count() or 2) - 1)
+        self.lanes = PressLanes(lanes=lanes, max_waiting=settings.max_waiting_presses)
 
     @classmethod
     def open(cls, settings: Settings | None = None) -> Copilot:
@@ -127,6 +133,7 @@ class Copilot:
             warm()
 
     def close(self) -> None:
+        self.lanes.close()
         self.audit.close()
         self.store.close()
 
@@ -137,7 +144,16 @@ class Copilot:
             await close()
 
     async def suggest(self, conversation: Conversation, *, actor: str | None = None) -> SuggestionSet:
-        """Three compliant suggestions, competitor answer, decision-chain gaps; logged first."""
+        """Three compliant suggestions, competitor answer, decision-chain gaps; logged first.
+
+        Concurrent presses take their CPU turns (retrieval, guard) in arrival order on
+        the engine's lanes; when too many wait, this raises :class:`~copilot.errors.Busy`
+        at once (the connector asks the rep to retry) instead of queueing without bound.
+        """
+        with self.lanes.ticket() as ticket:
+            return await self._suggest(conversation, actor, ticket)
+
+    async def _suggest(self, conversation: Conversation, actor: str | None, ticket: Ticket) -> SuggestionSet:
         started = time.perf_counter()
         timings: dict[str, float] = {}
         redactor = conversation_redactor(conversation, self._pseudonym_key)
@@ -148,13 +164,16 @@ class Copilot:
         today = self.today()
         mark = _lap(timings, "redact", started)
         deal = redacted.deal
-        retrieval = await asyncio.to_thread(
-            self.retriever.retrieve,
-            query,
-            language=language,
-            industry=deal.industry,
-            stage=deal.stage,
-            today=today,
+        retrieval = await self.lanes.run(
+            ticket,
+            functools.partial(
+                self.retriever.retrieve,
+                query,
+                language=language,
+                industry=deal.industry,
+                stage=deal.stage,
+                today=today,
+            ),
         )
         mark = _lap(timings, "retrieve", mark)
         ctx = AgentContext(conversation=redacted, language=language, retrieval=retrieval, today=today)
@@ -167,13 +186,13 @@ class Copilot:
         ctx = replace(ctx, competitor=competitor.value, decision_chain=chain.value, guidance=guidance.value)
         # The reply agent (maybe a model call) runs while the other outputs are guarded.
         reply_task = asyncio.create_task(_isolated(agents.reply, ctx, []))
-        guarded_competitor, guarded_chain, other_verdicts = await asyncio.to_thread(
-            self._guard_others, competitor.value, chain.value, ctx
+        guarded_competitor, guarded_chain, other_verdicts = await self.lanes.run(
+            ticket, self._guard_others, competitor.value, chain.value, ctx
         )
         mark = _lap(timings, "agents", mark)
         reply = await reply_task
         mark = _lap(timings, "reply", mark)
-        suggestions, reply_verdicts = await asyncio.to_thread(self._guard_replies, reply.value, ctx)
+        suggestions, reply_verdicts = await self.lanes.run(ticket, self._guard_replies, reply.value, ctx)
         mark = _lap(timings, "guard", mark)
         provenance = {agents.reply.name: reply.provenance, agents.competitor.name: competitor.provenance}
         provenance[agents.decision_chain.name] = chain.provenance

@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     # 2-core machine more threads made one query 130-220 ms instead of 3 ms (measured).
     # 0 = one per core.
     embedding_threads: int = Field(default=1, ge=0, le=64)
+    # Presses side by side: CPU turns (retrieval, guard) run on this many lanes in
+    # arrival order (0 = one per core but one); beyond max_waiting_presses a press is
+    # refused as busy at once instead of queueing.
+    press_lanes: int = Field(default=0, ge=0, le=64)
+    max_waiting_presses: int = Field(default=64, ge=1, le=10_000)
     # Processes that embed large batches (ingest); 0 = one per core.
     ingest_workers: int = Field(default=0, ge=0, le=64)
     # Where the precompiled tokenizer and memory-mapped weights live (default home/cache);

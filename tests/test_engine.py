@@ -341,3 +341,34 @@ def test_unknown_sender_is_rejected() -> None:
                 "messages": [{"from": "ghost", "text": "财务总监认可了方案"}],
             }
         )
+
+
+def test_a_burst_of_presses_is_served_in_arrival_order(copilot: Copilot) -> None:
+    """20 presses at once: retrieval and guard turns are granted by arrival, so the
+    first press does not wait for the whole burst (measured: benchmarks/load.py)."""
+    chats = [conversation(name) for name in SAMPLES]
+    finished: list[int] = []
+
+    async def one(i: int) -> None:
+        await copilot.suggest(chats[i % len(chats)])
+        finished.append(i)
+
+    async def burst() -> None:
+        await asyncio.gather(*(one(i) for i in range(20)))
+
+    asyncio.run(burst())
+    assert sorted(finished) == list(range(20))
+    assert finished.index(0) < 5 and finished[-1] >= 15  # early arrivals finish early
+
+
+def test_a_saturated_engine_says_busy_at_once(copilot: Copilot) -> None:
+    from copilot.errors import Busy
+
+    held = [copilot.lanes.ticket() for _ in range(copilot.lanes.max_waiting)]
+    try:
+        with pytest.raises(Busy, match="retry in a moment"):
+            suggest(copilot, "01")
+    finally:
+        for ticket in held:
+            ticket.done()
+    assert suggest(copilot, "01").suggestions  # room again
