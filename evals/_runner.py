@@ -22,6 +22,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import SecretStr
+
 from agents import ComplianceGuard
 from audit import SQLiteAuditStore
 from copilot import Copilot, Settings, SuggestionSet
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EngineFactory", "RunConfig", "kb_store", "run_cases"]
 
+EVAL_PSEUDONYM_KEY = "copilot-eval-runs-share-this-pseudonym-key"
 log = logging.getLogger("copilot.evals")
 EngineFactory = Callable[[Settings, "AtomStore", "AuditStore", date], Copilot]
 
@@ -123,7 +126,11 @@ async def run_cases(
     cache_root = config.settings.home / "eval-cache"
     with tempfile.TemporaryDirectory(prefix="copilot-eval-") as tmp:
         home = Path(tmp)
-        settings = config.settings.model_copy(update={"home": home, "chroma_url": None, "database_url": None})
+        # A fixed pseudonym key (unless one is configured): a fresh home would make a new
+        # random key per run, so people's tokens, the prompts and the cache keys would differ.
+        key = config.settings.pseudonym_key or SecretStr(EVAL_PSEUDONYM_KEY)
+        update = {"home": home, "chroma_url": None, "database_url": None, "pseudonym_key": key}
+        settings = config.settings.model_copy(update=update)
         audit = SQLiteAuditStore(settings.audit_path)
         benches: dict[Path, _Bench] = {}
         try:

@@ -292,9 +292,12 @@ def test_no_request_body_reaches_the_logs(running: Running, caplog: pytest.LogCa
 
 
 def test_customer_text_cannot_mention_or_link(running: Running) -> None:
+    """Markup in a deal field is refused (deal fields are plain names), never echoed raw."""
     running.slack.command('deal customer="<!channel> ACME <https://evil.test|click>"', running.fake, "d")
-    running.fake.wait_for("/response/d")
+    [refusal] = running.fake.wait_for("/response/d")
+    said = json.dumps(refusal.body, ensure_ascii=False)
+    assert "invalid deal" in said and "customer" in said
+    assert "<!channel>" not in said and "<https://evil.test" not in said
     running.slack.command("", running.fake, "1")
     text = json.dumps(running.answer("1")["blocks"], ensure_ascii=False)
     assert "<!channel>" not in text and "<https://evil.test" not in text
-    assert "&lt;!channel&gt; ACME" in text
