@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     # 0 = one per core.
     embedding_threads: int = Field(default=1, ge=0, le=64)
     # Presses side by side: CPU turns (retrieval, guard) run on this many lanes in
-    # arrival order (0 = one per core but one); beyond max_waiting_presses a press is
+    # arrival order (0 = one per core); beyond max_waiting_presses a press is
     # refused as busy at once instead of queueing.
     press_lanes: int = Field(default=0, ge=0, le=64)
     max_waiting_presses: int = Field(default=64, ge=1, le=10_000)
