@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import time
+from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -77,21 +78,24 @@ class SqlAuditStore(AuditStore):
     def _q(self, sql: str) -> str:
         return sql
 
-    def _begin_write(self, conn: Any) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _begin_write(self, conn: Any) -> None: ...
 
+    @abstractmethod
     def _action_conflict(self, exc: Exception) -> bool | None:
         """True: a second rep_action on a set; False: another unique violation; None: not one."""
-        raise NotImplementedError
+        ...
 
     def _executemany(self, conn: Any, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
         conn.executemany(self._q(sql), rows)
 
-    def _in_transaction(self, conn: Any) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def _in_transaction(self, conn: Any) -> bool: ...
 
-    def _stream_rows(self, conn: Any) -> contextlib.AbstractContextManager[Iterator[tuple[int, str, str]]]:
-        raise NotImplementedError
+    @abstractmethod
+    def _stream_rows(
+        self, conn: Any
+    ) -> contextlib.AbstractContextManager[Iterator[tuple[int, str, str]]]: ...
 
     def _close_connection(self, conn: Any) -> None:
         conn.close()
@@ -303,9 +307,10 @@ class SqlAuditStore(AuditStore):
         )
         return stored
 
+    @abstractmethod
     def _delete_prefix(self, conn: Any, through: int) -> None:
         """Delete rows ``seq <= through`` despite the append-only guard (inside the transaction)."""
-        raise NotImplementedError
+        ...
 
     def unanswered(self, *, shown_before: datetime) -> list[tuple[str, str]]:
         """(set id, rep) of sets shown before ``shown_before`` that have no final action."""

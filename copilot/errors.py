@@ -33,6 +33,7 @@ __all__ = [
     "ConnectorError",
     "ConversationError",
     "CopilotError",
+    "FileProblem",
     "InputError",
     "ModelError",
     "StoreError",
@@ -54,8 +55,8 @@ class InputError(CopilotError):
 
 
 @dataclass(frozen=True)
-class AtomProblem:
-    """One problem found in one atom file."""
+class FileProblem:
+    """One problem found in one file we were given (an atom file, an eval suite)."""
 
     path: str
     line: int
@@ -64,6 +65,10 @@ class AtomProblem:
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.field}: {self.message}"
+
+
+AtomProblem = FileProblem  # one problem in an atom file
+SuiteProblem = FileProblem  # one problem in an eval suite file
 
 
 class AtomValidationError(InputError):
@@ -84,19 +89,6 @@ class ConversationError(InputError):
 class ActionRefused(InputError):
     """A rep action or feedback was refused: unknown set, not the set's rep, a second
     final action on one set, or an index/atom the set did not show."""
-
-
-@dataclass(frozen=True)
-class SuiteProblem:
-    """One problem found in one eval suite file."""
-
-    path: str
-    line: int
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.field}: {self.message}"
 
 
 class SuiteError(InputError):

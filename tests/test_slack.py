@@ -48,6 +48,12 @@ class Running:
     def events(self, type: str, set_id: str) -> list[AuditEvent]:
         return [e for e in self.engine.audit.events(type=type) if e.suggestion_set_id == set_id]
 
+    def wait_for_event(self, type: str, set_id: str, timeout: float = 10) -> None:
+        """The app logs in the background: poll the audit log (another thread writes it)."""
+        deadline = time.monotonic() + timeout
+        while not self.events(type, set_id) and time.monotonic() < deadline:
+            time.sleep(0.02)
+
     def answer(self, rid: str) -> dict[str, Any]:
         return self.fake.wait_for(f"/response/{rid}", lambda c: bool(c.body.get("blocks")))[0].body
 
@@ -222,9 +228,7 @@ def test_feedback_edit_and_dismiss(running: Running) -> None:
     assert running.slack.interaction(submission).status_code == 200
     [posted] = running.fake.wait_for("/api/chat.postMessage")
     assert posted.body["text"].endswith("谢谢！")
-    deadline = time.monotonic() + 10
-    while not running.events("rep_action", set_id) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    running.wait_for_event("rep_action", set_id)
     [feedback] = running.events("feedback", set_id)
     assert feedback.helpful is True and feedback.suggestion_index == 0
     [action] = running.events("rep_action", set_id)
@@ -276,9 +280,7 @@ def test_a_reply_typed_after_suggestions_is_the_reps_action(
         running.slack.event(
             message_event("EvRep", "U0REP", typed(shown)), headers={"X-Slack-Retry-Num": retry}
         )
-    deadline = time.monotonic() + 10
-    while not running.events("rep_action", set_id) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    running.wait_for_event("rep_action", set_id)
     [action] = running.events("rep_action", set_id)
     assert action.action == expected
 
