@@ -21,7 +21,11 @@ from ._chain import canonical_json
 
 __all__ = ["AuditEvent", "EventType", "RepAction", "iso_utc"]
 
-EventType = Literal["suggestion_shown", "rep_action", "feedback", "atom_changed", "purge", "incident"]
+EventType = Literal[
+    "suggestion_shown", "rep_action", "feedback", "atom_changed", "purge", "incident", "review_viewed"
+]
+"""``review_viewed``: a reviewer opened a /review page showing other people's sets (actor = the
+reviewer, ``reason`` = the page and its filters, ``output.reps`` = whose sets it showed)."""
 RepAction = Literal["sent_as_is", "edited", "dismissed", "wrote_own", "ignored"]
 
 _SHA256_OR_EMPTY = r"^([0-9a-f]{64})?$"

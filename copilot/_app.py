@@ -8,17 +8,23 @@ uvicorn opens the port. ``app_from_settings`` is the factory uvicorn imports in
 each worker when ``--workers`` is above 1.
 
 Routes: ``/healthz`` (200 when the stores answer, else 503) and ``/readyz``
-(200 once every platform has started and the knowledge base has atoms), plus
-the platforms' own (``/slack/events``, ``/wecom/callback``, ``/wecom/sidebar``).
+(200 once every platform has started and the knowledge base has atoms), the
+platforms' own (``/slack/events``, ``/wecom/callback``, ``/wecom/sidebar``) and
+the managers' web view ``/review`` (``audit``'s ``ReviewApp``, signed in by
+``COPILOT_REVIEW_TOKENS``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import importlib
 import logging
 import sys
+import threading
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -33,6 +39,7 @@ from ._settings import Settings
 from .errors import CopilotError
 
 if TYPE_CHECKING:
+    from audit import ReviewApp
     from connectors import Platform, ServerState
 
     from ._engine import Copilot
@@ -40,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = ["PLATFORMS", "MountPlan", "app_from_settings", "create_app", "mount_plan"]
 
 log = logging.getLogger("copilot.serve")
+ATOMS_TTL_S = 60.0  # the review pages re-read the atom store's texts at most this often
 
 # Platform name -> the connector package that provides it (imported only when mounted).
 PLATFORMS: dict[str, str] = {"slack": "connectors.slack", "wecom": "connectors.wecom"}
@@ -93,12 +101,15 @@ def create_app(settings: Settings, *, copilot: Copilot | None = None) -> Starlet
         if plan.mounted
     ]
     health = _Health(server, platforms)
+    review = _review_app(settings, engine)
     routes = [Route("/healthz", health.healthz), Route("/readyz", health.readyz)]
     routes += [route for platform in platforms for route in platform.routes]
+    routes += review.routes()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
+            await review.warm_up()
             for platform in platforms:
                 for hook in platform.startup:
                     await hook()
@@ -117,6 +128,37 @@ def create_app(settings: Settings, *, copilot: Copilot | None = None) -> Starlet
                 engine.close()
 
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+def _review_app(settings: Settings, engine: Copilot) -> ReviewApp:
+    """The managers' web view (``/review``, ``audit/_review_web.py``) over the engine's log."""
+    from audit import AtomInfo, ReviewApp
+
+    from ._pseudonym import pseudonym_key
+
+    key = hmac.new(pseudonym_key(settings), b"copilot-review-session", hashlib.sha256).digest()
+    atoms: dict[str, AtomInfo] = {}
+    loaded_at = [0.0]
+    lock = threading.Lock()
+
+    def lookup(atom_id: str) -> AtomInfo | None:
+        with lock:
+            if time.monotonic() - loaded_at[0] > ATOMS_TTL_S:
+                atoms.clear()
+                for atom in engine.store.atoms():
+                    atoms[atom.id] = AtomInfo(
+                        id=atom.id,
+                        title=atom.title,
+                        type=atom.type,
+                        version=atom.version,
+                        text=atom.body,
+                        legal_basis=tuple(atom.legal_basis),
+                        status=atom.status,
+                    )
+                loaded_at[0] = time.monotonic()
+            return atoms.get(atom_id)
+
+    return ReviewApp(engine.audit, settings, key, lookup)
 
 
 def app_from_settings() -> Starlette:

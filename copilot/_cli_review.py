@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import difflib
 import json
 import re
 import sys
@@ -54,19 +53,15 @@ def escape(text: str) -> str:
 
 def _diff(suggested: str, sent: str) -> str:
     """A word-level diff: [-removed-] {+added+}; CJK text is compared by character."""
-    tokens_a = list(suggested) if not suggested.isascii() else suggested.split(" ")
-    tokens_b = list(sent) if not sent.isascii() else sent.split(" ")
-    joiner = "" if not (suggested + sent).isascii() else " "
-    out: list[str] = []
-    for op, a1, a2, b1, b2 in difflib.SequenceMatcher(a=tokens_a, b=tokens_b, autojunk=False).get_opcodes():
-        if op == "equal":
-            out.append(joiner.join(tokens_a[a1:a2]))
-            continue
-        if a2 > a1:
-            out.append(f"[red][-{escape(joiner.join(tokens_a[a1:a2]))}-][/]")
-        if b2 > b1:
-            out.append(f"[green]{{+{escape(joiner.join(tokens_b[b1:b2]))}+}}[/]")
-    return joiner.join(escape(p) if not p.startswith(("[red]", "[green]")) else p for p in out)
+    from audit import diff_ops
+
+    marks = {"removed": ("[red][-", "-][/]"), "added": ("[green]{+", "+}[/]"), "equal": ("", "")}
+    parts = []
+    for op, text in diff_ops(suggested, sent):
+        before, after = marks[op]
+        stripped = text.rstrip(" ")
+        parts.append(f"{before}{escape(stripped)}{after}{text[len(stripped) :]}")
+    return "".join(parts)
 
 
 def _shown_lines(event: AuditEvent) -> list[str]:

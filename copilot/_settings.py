@@ -82,6 +82,14 @@ class Settings(BaseSettings):
     teams: dict[str, list[str]] = Field(
         default_factory=dict, description='Team -> rep ids for reports, e.g. {"east": ["U1", "U2"]}.'
     )
+    # Managers' web view (/review in `copilot serve`): sign-in tokens as JSON
+    # {"<token>": {"role": "rep"|"manager"|"admin", "id": "U1", "team": "east"}}, inline or
+    # in a file (mode 0600); a manager sees the reps of their team in `teams`.
+    review_tokens: SecretStr | None = None
+    review_tokens_file: Path | None = None
+    review_session_minutes: int = Field(
+        default=480, ge=1, le=7 * 24 * 60, description="A /review sign-in lasts this long."
+    )
     # Slack (connectors/slack): mounted at /slack/events when the signing secret and
     # bot token are set; the app token is for Socket Mode (copilot serve --slack-socket-mode).
     slack_signing_secret: SecretStr | None = None
@@ -116,7 +124,7 @@ class Settings(BaseSettings):
         default="https://qyapi.weixin.qq.com/cgi-bin/", description="Base URL of the WeCom server API."
     )
 
-    @field_validator("home", "cache_dir")
+    @field_validator("home", "cache_dir", "review_tokens_file")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None
