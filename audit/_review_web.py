@@ -182,7 +182,7 @@ class ReviewApp:
         self, request: Request, session: Session, page: str, reps: set[str], set_id: str = ""
     ) -> None:
         """Record that ``session`` saw sets of ``reps`` (nothing when only their own)."""
-        others: list[JsonValue] = sorted(reps - {session.principal.id})
+        others: list[JsonValue] = [rep for rep in sorted(reps - {session.principal.id})]
         if not others:
             return
         where = request.url.path + (f"?{request.url.query}" if request.url.query else "")

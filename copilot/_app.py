@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
     from ._engine import Copilot
 
-__all__ = ["PLATFORMS", "MountPlan", "app_from_settings", "create_app", "mount_plan"]
+__all__ = ["PLATFORMS", "MountPlan", "app_from_settings", "create_app", "mount_plan", "review_session_key"]
 
 log = logging.getLogger("copilot.serve")
 ATOMS_TTL_S = 60.0  # the review pages re-read the atom store's texts at most this often
@@ -130,13 +130,19 @@ def create_app(settings: Settings, *, copilot: Copilot | None = None) -> Starlet
     return Starlette(routes=routes, lifespan=lifespan)
 
 
+def review_session_key(settings: Settings) -> bytes:
+    """What /review sessions are signed with: derived from the pseudonym key, which every
+    worker and server sharing one audit database already shares."""
+    from ._pseudonym import pseudonym_key
+
+    return hmac.new(pseudonym_key(settings), b"copilot-review-session", hashlib.sha256).digest()
+
+
 def _review_app(settings: Settings, engine: Copilot) -> ReviewApp:
     """The managers' web view (``/review``, ``audit/_review_web.py``) over the engine's log."""
     from audit import AtomInfo, ReviewApp
 
-    from ._pseudonym import pseudonym_key
-
-    key = hmac.new(pseudonym_key(settings), b"copilot-review-session", hashlib.sha256).digest()
+    key = review_session_key(settings)
     atoms: dict[str, AtomInfo] = {}
     loaded_at = [0.0]
     lock = threading.Lock()
