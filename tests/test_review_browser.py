@@ -60,21 +60,21 @@ def page(browser: Any, app: Seeded, request: pytest.FixtureRequest) -> Iterator[
         if route.request.url.startswith(app.url):
             route.continue_()
         else:  # nothing leaves the machine: an external origin would fail the test below
-            opened.external.append(route.request.url)  # type: ignore[attr-defined]
+            opened.external.append(route.request.url)
             route.abort()
 
-    opened.external = []  # type: ignore[attr-defined]
-    opened.problems = []  # type: ignore[attr-defined]
+    opened.external = []
+    opened.problems = []
 
     def console(message: Any) -> None:  # CSP violations and script errors; refused pages are expected
         if message.type == "error" and not message.text.startswith("Failed to load resource"):
-            opened.problems.append(message.text)  # type: ignore[attr-defined]
+            opened.problems.append(message.text)
 
     opened.on("console", console)
-    opened.on("dialog", lambda d: (opened.problems.append(f"dialog {d.message}"), d.dismiss()))  # type: ignore[attr-defined]
+    opened.on("dialog", lambda d: (opened.problems.append(f"dialog {d.message}"), d.dismiss()))
     opened.route("**/*", only_local)
     yield opened
-    assert opened.external == [] and opened.problems == []  # type: ignore[attr-defined]
+    assert opened.external == [] and opened.problems == []
     context.close()
 
 
