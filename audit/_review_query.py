@@ -65,8 +65,11 @@ class SetFilters:
         return made
 
     def query(self, **changes: str) -> dict[str, str]:
-        """The non-empty parameters, with ``changes`` applied (for links)."""
-        return {k: v for k, v in vars(replace(self, **changes)).items() if v}
+        """The non-empty parameters, with ``changes`` applied (for links; ``page`` may be one)."""
+        names = {f.name for f in fields(self)}
+        own = {k: v for k, v in changes.items() if k in names}
+        extra = {k: v for k, v in changes.items() if k not in names and v}
+        return {**{k: v for k, v in vars(replace(self, **own)).items() if v}, **extra}
 
     def window(self) -> tuple[str, str]:
         """[start, end) as ISO text comparable with ``SetRow.at`` ("" = open)."""

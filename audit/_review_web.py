@@ -99,7 +99,7 @@ class ReviewApp:
             autoescape=select_autoescape(default=True, default_for_string=True),
         )
         self._env.globals.update(roles=ROLES, actions=FILTER_ACTIONS, target=RATIO_TARGET, link=_link)
-        self._env.filters.update(pct=_pct, ratio=_ratio, when=_when)
+        self._env.filters.update(pct=_pct, ratio=_ratio, when=_when, ms=_ms)
         self._cache: dict[tuple[Any, ...], tuple[int, Any]] = {}
         self._background: set[asyncio.Task[Any]] = set()
 
@@ -441,6 +441,10 @@ def _pct(value: float | None) -> str:
 
 def _ratio(value: float | None) -> str:
     return "–" if value is None else f"{value:g} : 1"
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.0f}" if value >= 10 else f"{value:.1f}"
 
 
 def _when(value: str) -> str:
