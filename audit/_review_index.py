@@ -109,6 +109,7 @@ class ReviewIndex:
         self._built = False
         self._compliance_since: str | None = None
         """Sets shown at or after this have their compliance counts (None: none read yet)."""
+        self._reading = False
         self.version = 0
         """Changes whenever the rows change (for caches of figures derived from them)."""
 
@@ -187,19 +188,23 @@ class ReviewIndex:
         with self._lock:
             done = self._compliance_since
             head = self._head
-        if done is not None and done <= start:
-            return
-        until = datetime.fromisoformat(done) if done is not None else None
-        for event in self.store.events(type="suggestion_shown", since=since, until=until):
-            if event.seq is not None and event.seq > head:
-                break
-            row = self._rows.get(event.suggestion_set_id)
-            if row is not None and row.blocked is None:
-                row.blocked, row.repaired = _compliance(event)
-        with self._lock:
-            if self._compliance_since is None or start < self._compliance_since:
-                self._compliance_since = start
-            self.version += 1
+            if (done is not None and done <= start) or self._reading:
+                return  # read already, or a pass is under way
+            self._reading = True
+        try:
+            until = datetime.fromisoformat(done) if done is not None else None
+            for event in self.store.events(type="suggestion_shown", since=since, until=until):
+                if event.seq is not None and event.seq > head:
+                    break
+                row = self._rows.get(event.suggestion_set_id)
+                if row is not None and row.blocked is None:
+                    row.blocked, row.repaired = _compliance(event)
+            with self._lock:
+                if self._compliance_since is None or start < self._compliance_since:
+                    self._compliance_since = start
+                self.version += 1
+        finally:
+            self._reading = False
 
     # -- reading ---------------------------------------------------------------------------
 

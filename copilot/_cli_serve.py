@@ -8,6 +8,7 @@ import click
 
 from ._cli_common import BadInput, err_console, settings
 from ._settings import Settings
+from .errors import ConfigError
 
 __all__ = ["serve"]
 
@@ -28,8 +29,8 @@ __all__ = ["serve"]
     help="Receive Slack events over Socket Mode (needs COPILOT_SLACK_APP_TOKEN); no public URL needed.",
 )
 def serve(host: str, port: int, workers: int, slack_socket_mode: bool) -> None:
-    """Serve Slack and WeCom: one app with /slack/events, /wecom/callback,
-    /wecom/sidebar, /healthz and /readyz.
+    """Serve Slack and WeCom and the managers' review pages: one app with /slack/events,
+    /wecom/callback, /wecom/sidebar, /review, /healthz and /readyz.
 
     A platform is mounted only when its settings are present; serve says at start
     which are and which variables the others need. The engine, the embedding model
@@ -60,7 +61,17 @@ def serve(host: str, port: int, workers: int, slack_socket_mode: bool) -> None:
         else:
             err_console.print(f"[yellow]{plan.platform}[/]: not mounted ({plan.reason})")
     if not any(plan.mounted for plan in plans):
-        err_console.print("no platform is mounted: only /healthz and /readyz will answer")
+        err_console.print("no platform is mounted: only /review, /healthz and /readyz will answer")
+    if config.review_tokens is None and config.review_tokens_file is None:
+        err_console.print("[yellow]review[/]: /review has no sign-in token (set COPILOT_REVIEW_TOKENS)")
+    else:
+        from audit import load_review_tokens
+
+        try:
+            tokens = load_review_tokens(config)
+        except ConfigError as exc:
+            raise BadInput(str(exc)) from None
+        err_console.print(f"[green]review[/]: /review, {len(tokens)} sign-in token(s)")
     err_console.print(
         f"loading the engine and stores in {workers} worker(s), then listening on {host}:{port}"
     )

@@ -10,14 +10,24 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from pydantic import SecretStr
 from review_fixtures import TOKENS, Seeded, csrf_field, review_settings, served, sign_in
+from test_audit_postgres import pg_server, pg_url  # noqa: F401  (fixtures)
 
-from audit import ReviewIndex, SetFilters, load_review_tokens
+from audit import (
+    AuditEvent,
+    ReviewIndex,
+    SetFilters,
+    append_action,
+    dashboard_figures,
+    load_review_tokens,
+    open_audit_store,
+)
 from audit._review_auth import ReviewAuth
 from copilot import Settings
 from copilot._app import review_session_key
@@ -243,3 +253,46 @@ def test_the_index_follows_appends_and_filters_by_missing_role(app: Seeded) -> N
 
 def test_settings_fixture_is_valid(tmp_path: Path) -> None:
     assert len(load_review_tokens(review_settings(tmp_path))) == 4
+
+
+def _shown(set_id: str, rep: str, blocked: bool) -> AuditEvent:
+    action = "blocked" if blocked else "repaired"
+    return AuditEvent(
+        type="suggestion_shown",
+        actor=rep,
+        suggestion_set_id=set_id,
+        engine="grounded",
+        output={
+            "suggestions": [{"text": "先付三成。", "citations": ["obj-a"]}],
+            "competitor": {"name": "极光数仓"},
+            "decision_chain": {"missing_roles": ["cfo"]},
+            "compliance": [{"target": "suggestion[1]", "rule": "r", "action": action}],
+        },
+        latency_ms=10.0,
+    )
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_the_index_reads_both_backends_and_survives_a_purge(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    where = request.getfixturevalue("pg_url") if backend == "postgres" else tmp_path / "audit.sqlite3"
+    with open_audit_store(where, home=tmp_path) as store:
+        old = datetime.now(UTC) - timedelta(days=400)
+        store.append([_shown("ss-old", "U1", False).model_copy(update={"at": old})])
+        index = ReviewIndex(store)
+        index.refresh()  # built from the facts: compliance not read yet
+        assert index.get("ss-old") is not None and index.get("ss-old").blocked is None  # type: ignore[union-attr]
+        store.append([_shown("ss-new", "U2", True)])
+        append_action(store, "ss-new", "dismissed", rep="U2")
+        index.refresh()  # followed from the new events: compliance known at once
+        new = index.get("ss-new")
+        assert new is not None and new.blocked == 1 and new.action == "dismissed"
+        index.read_compliance(old - timedelta(days=1))
+        assert index.get("ss-old").blocked == 0  # type: ignore[union-attr]
+        figures = dashboard_figures(index.rows(), {"east": ["U1"]})
+        assert figures["totals"]["block_rate"] == 0.5 and figures["by_team"]["east"]["shown"] == 1
+        store.purge(before=old + timedelta(days=1), actor="ops")
+        index.refresh()
+        assert index.get("ss-old") is None and index.get("ss-new") is not None
+        assert store.verify().ok
