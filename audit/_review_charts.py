@@ -7,7 +7,7 @@ from typing import Any
 __all__ = ["atom_bars", "rate_lines"]
 
 WIDTH, HEIGHT = 640, 240
-LEFT, RIGHT, TOP, BOTTOM = 44, 12, 12, 36
+LEFT, RIGHT, TOP, BOTTOM = 44, 28, 12, 36
 
 
 def rate_lines(series: list[dict[str, Any]], keys: dict[str, str]) -> dict[str, Any]:

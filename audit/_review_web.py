@@ -117,8 +117,10 @@ class ReviewApp:
         ]
 
     async def warm_up(self) -> None:
-        """Start building the index in the background (the port opens meanwhile)."""
-        self._spawn(asyncio.to_thread(self._warm))
+        """Start building the index in the background (the port opens meanwhile); nothing
+        when no reviewer can sign in."""
+        if self.auth.configured:
+            self._spawn(asyncio.to_thread(self._warm))
 
     def _warm(self) -> None:
         self.index.refresh()

@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import statistics
 import sys
 import tempfile
@@ -265,6 +266,8 @@ def main() -> None:
             report(client, "/review/charts", "/review/charts", args.runs)
             if args.screenshots:
                 screenshots(url, set_id, args.screenshots)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS of this process (log, index, server, client): {rss:,.0f} MB")
     print(f"load after: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
 
 
@@ -291,10 +294,11 @@ def screenshots(url: str, set_id: str, folder: Path) -> None:
             page.click("#signin button")
             page.wait_for_url(f"{url}/review")
             page.screenshot(path=str(folder / f"review-dashboard{name}.png"), full_page=True)
-            page.goto(f"{url}/review/sets/{set_id}")
-            page.screenshot(path=str(folder / f"review-timeline{name}.png"), full_page=True)
-            page.goto(f"{url}/review/charts")
-            page.screenshot(path=str(folder / f"review-charts{name}.png"), full_page=True)
+            if not name:  # the phone view of the dashboard shows the layout; the rest at desktop size
+                page.goto(f"{url}/review/sets/{set_id}")
+                page.screenshot(path=str(folder / "review-timeline.png"), full_page=True)
+                page.goto(f"{url}/review/charts")
+                page.screenshot(path=str(folder / "review-charts.png"), full_page=True)
             page.close()
         browser.close()
     print(f"screenshots in {folder}")
