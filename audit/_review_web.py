@@ -92,7 +92,16 @@ class ReviewApp:
         self.store = store
         self.index = ReviewIndex(store)
         self.teams = {team: list(reps) for team, reps in settings.teams.items()}
-        self.auth = ReviewAuth(load_review_tokens(settings), key, settings.review_session_minutes * 60)
+        tokens = load_review_tokens(settings)
+        for principal in tokens.values():
+            if principal.role == "manager" and principal.team not in self.teams:
+                log.warning(
+                    "review: manager %s has team %r, which COPILOT_TEAMS does not list: they see only"
+                    " their own sets",
+                    principal.id,
+                    principal.team,
+                )
+        self.auth = ReviewAuth(tokens, key, settings.review_session_minutes * 60)
         self.atom_lookup = atom_lookup
         self._env = Environment(
             loader=PackageLoader("audit", "review_templates"),

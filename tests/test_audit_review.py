@@ -22,6 +22,7 @@ from audit import (
     append_feedback,
     canonical_json,
     chain_hash,
+    diff_ops,
     open_audit_store,
     sweep_ignored,
 )
@@ -154,3 +155,16 @@ def test_purge_on_postgres(pg_url: str, tmp_path: Path) -> None:  # noqa: F811
         now = datetime.now(UTC)
         opened.append([shown("ss-old", OLD), shown("ss-1", now - timedelta(hours=30)), shown("ss-2", now)])
         _purge_and_check(opened)
+
+
+def test_diff_ops_compare_words_in_english_and_characters_in_chinese() -> None:
+    assert diff_ops("先付三成，余款验收后付。", "先付四成，余款验收后付。") == [
+        ("equal", "先付"),
+        ("removed", "三"),
+        ("added", "四"),
+        ("equal", "成，余款验收后付。"),
+    ]
+    english = diff_ops("Let us book a call today", "Let us book a meeting today")
+    assert [op for op, _ in english] == ["equal", "removed", "added", "equal"]
+    assert "".join(text for op, text in english if op != "removed") == "Let us book a meeting today"
+    assert diff_ops("same", "same") == [("equal", "same")]
