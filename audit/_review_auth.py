@@ -114,8 +114,6 @@ def _read_private(path: Path, where: str) -> str:
 class Session:
     principal: Principal
     until: int
-    csrf: str
-    """The session's form token (sign-out)."""
 
 
 class ReviewAuth:
@@ -171,7 +169,7 @@ class ReviewAuth:
         principal = self._by_print.get(str(fingerprint))
         if principal is None or not isinstance(until, int) or until <= (now or time.time()):
             return None
-        return Session(principal, until, self._mac("csrf-session", payload))
+        return Session(principal, until)
 
     def new_csrf_cookie(self) -> str:
         return secrets.token_urlsafe(24)

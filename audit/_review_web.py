@@ -169,23 +169,40 @@ class ReviewApp:
                 return RedirectResponse(f"/review/signin?{query}", 303, headers=_HEADERS)
             try:
                 await asyncio.to_thread(self.index.refresh)
-                return await handler(request, session)
+                response = await handler(request, session)
             except _Refused as exc:
-                return self._error(request, session, exc.status, exc.message)
+                response = self._error(request, session, exc.status, exc.message)
             except CopilotError as exc:
                 log.warning("review page %s failed: %s", request.url.path, exc)
-                return self._error(request, session, 503, "The audit log cannot be read or written now.")
+                response = self._error(request, session, 503, "The audit log cannot be read or written now.")
+            fresh = getattr(request.state, "new_csrf", None)
+            if fresh:  # the browser lost its CSRF cookie (restarted): the sign-out form needs one
+                self._set_csrf_cookie(request, response, fresh)
+            return response
 
         return endpoint
+
+    def _set_csrf_cookie(self, request: Request, response: Response, value: str) -> None:
+        response.set_cookie(
+            ReviewAuth.CSRF_COOKIE,
+            value,
+            max_age=self.auth.session_s,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            path="/review",
+        )
 
     def _error(self, request: Request, session: Session | None, status: int, message: str) -> Response:
         return self._html("error.html", status, message=message, **self._chrome(request, session))
 
     def _chrome(self, request: Request, session: Session | None) -> dict[str, Any]:
         csrf = request.cookies.get(ReviewAuth.CSRF_COOKIE, "")
+        if not csrf:
+            csrf = request.state.new_csrf = self.auth.new_csrf_cookie()
         return {
             "me": session.principal if session else None,
-            "csrf": self.auth.form_token(csrf) if csrf else "",
+            "csrf": self.auth.form_token(csrf),
             "path": request.url.path,
         }
 
@@ -272,14 +289,7 @@ class ReviewApp:
             error=error or problem,
         )
         if fresh:
-            response.set_cookie(
-                ReviewAuth.CSRF_COOKIE,
-                csrf,
-                httponly=True,
-                samesite="strict",
-                secure=request.url.scheme == "https",
-                path="/review",
-            )
+            self._set_csrf_cookie(request, response, csrf)
         return response
 
     async def signout(self, request: Request) -> Response:

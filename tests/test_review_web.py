@@ -95,6 +95,12 @@ def test_sign_out_needs_the_csrf_field_and_ends_the_session(app: Seeded) -> None
         out = rep.post("/review/signout", data={"csrf": csrf_field(page.text)})
         assert out.status_code == 303 and out.headers["location"] == "/review/signin"
         assert rep.get("/review").status_code == 303
+    with client(app, TOKENS["rep"]) as restarted:  # a browser that kept the session, lost the CSRF cookie
+        restarted.cookies.delete("copilot_review_csrf")
+        page = restarted.get("/review")
+        assert "copilot_review_csrf=" in page.headers["set-cookie"]
+        out = restarted.post("/review/signout", data={"csrf": csrf_field(page.text)})
+        assert out.status_code == 303 and restarted.get("/review").status_code == 303
 
 
 def test_an_expired_or_tampered_session_goes_back_to_sign_in(app: Seeded) -> None:
