@@ -17,7 +17,7 @@ from ._cli_audit import _open_store, _print_event, _when
 from ._cli_common import BadInput, out_console, print_json, settings
 
 if TYPE_CHECKING:
-    from audit import AuditEvent
+    from audit import AuditEvent, SetTimeline
 
 __all__ = ["export", "purge", "show", "sweep"]
 
@@ -51,60 +51,60 @@ def escape(text: str) -> str:
     return _escape_markup(_UNSAFE.sub("", text))
 
 
-def _diff(suggested: str, sent: str) -> str:
-    """A word-level diff: [-removed-] {+added+}; CJK text is compared by character."""
-    from audit import diff_ops
-
+def _diff(story: SetTimeline) -> str | None:
+    """Suggestion vs sent as [-removed-] {+added+} (words; characters for Chinese)."""
+    ops = story.diff()
+    if ops is None:
+        return None
     marks = {"removed": ("[red][-", "-][/]"), "added": ("[green]{+", "+}[/]"), "equal": ("", "")}
     parts = []
-    for op, text in diff_ops(suggested, sent):
+    for op, text in ops:
         before, after = marks[op]
         stripped = text.rstrip(" ")
         parts.append(f"{before}{escape(stripped)}{after}{text[len(stripped) :]}")
     return "".join(parts)
 
 
-def _shown_lines(event: AuditEvent) -> list[str]:
-    output: dict[str, Any] = event.output or {}
-    messages = ((event.input or {}).get("messages") or []) if isinstance(event.input, dict) else []
+def _shown_lines(story: SetTimeline) -> list[str]:
+    event = story.shown
+    assert event is not None
     lines = [f"[bold]{event.at:%Y-%m-%d %H:%M:%S} shown[/] to {escape(event.actor)}, {event.engine}"]
     if event.latency_ms is not None:
         lines[-1] += f", {event.latency_ms:g} ms"
-    for message in messages[-3:] if isinstance(messages, list) else []:
-        if isinstance(message, dict):
-            lines.append(
-                f"  input  {escape(str(message.get('from', '?')))}: {escape(str(message.get('text', '')))}"
-            )
-    for i, suggestion in enumerate(output.get("suggestions") or []):
+    for message in story.messages[-3:]:
+        lines.append(
+            f"  input  {escape(str(message.get('from', '?')))}: {escape(str(message.get('text', '')))}"
+        )
+    for i, suggestion in enumerate(story.suggestions):
         cited = ", ".join(suggestion.get("citations", []))
         basis = "; ".join(suggestion.get("legal_basis", []))
         lines.append(f"  [{i}] {escape(str(suggestion.get('text', '')))}")
         lines.append(f"      cites {escape(cited)}" + (f" · {escape(basis)}" if basis else ""))
-    competitor = output.get("competitor")
-    if isinstance(competitor, dict):
+    competitor = story.competitor
+    if competitor is not None:
         lines.append(
             f"  competitor {escape(str(competitor.get('name')))}: {escape(str(competitor.get('response')))}"
         )
-    for verdict in output.get("compliance") or []:
+    for verdict in story.compliance:
         note = (
             f"{verdict.get('target')}: {verdict.get('rule')} {verdict.get('action')} ({verdict.get('basis')})"
         )
         lines.append(f"  compliance {escape(note)}")
-    if output.get("fallback"):
-        lines.append(f"  fallback {escape(str(output['fallback']))}")
+    if story.output.get("fallback"):
+        lines.append(f"  fallback {escape(str(story.output['fallback']))}")
     return lines
 
 
-def _action_lines(event: AuditEvent, suggestions: list[str]) -> list[str]:
+def _action_lines(event: AuditEvent, story: SetTimeline) -> list[str]:
     head = f"[bold]{event.at:%Y-%m-%d %H:%M:%S} {event.action}[/] by {escape(event.actor)}"
     if event.suggestion_index is not None:
         head += f", suggestion {event.suggestion_index}"
     if event.edit_distance is not None:
         head += f", edit distance {event.edit_distance}"
     lines = [head]
-    index = event.suggestion_index
-    if event.final_text is not None and index is not None and index < len(suggestions):
-        lines.append(f"  diff   {_diff(suggestions[index], event.final_text)}")
+    diff = _diff(story) if event is story.action else None
+    if diff is not None:
+        lines.append(f"  diff   {diff}")
     elif event.final_text is not None:
         lines.append(f"  sent   {escape(event.final_text)}")
     if event.reason:
@@ -123,7 +123,7 @@ def show(set_id: str, as_json: bool) -> None:
     Example:
       copilot audit show ss-0123456789abcdef
     """
-    from audit import open_audit_store
+    from audit import open_audit_store, set_timeline
 
     config = settings()
     with open_audit_store(
@@ -137,19 +137,20 @@ def show(set_id: str, as_json: bool) -> None:
     if as_json:
         print_json([e.model_dump(mode="json") for e in events])
         return
-    suggestions: list[str] = []
+    story = set_timeline(set_id, events)
     for event in events:
-        if event.type == "suggestion_shown":
-            suggestions = [str(s.get("text", "")) for s in (event.output or {}).get("suggestions") or []]  # type: ignore[union-attr]
-            lines = _shown_lines(event)
+        if event is story.shown:
+            lines = _shown_lines(story)
         elif event.type == "rep_action":
-            lines = _action_lines(event, suggestions)
-        else:
+            lines = _action_lines(event, story)
+        elif event.type == "feedback":
             about = f" suggestion {event.suggestion_index}" if event.suggestion_index is not None else ""
             about += f" atom {event.atom_id}" if event.atom_id else ""
             verdict = "helpful" if event.helpful else "not helpful"
             when = f"{event.at:%Y-%m-%d %H:%M:%S}"
             lines = [f"[bold]{when} feedback[/]{escape(about)}: {verdict} {escape(event.reason)}"]
+        else:
+            lines = [f"[bold]{event.at:%Y-%m-%d %H:%M:%S} {event.type}[/] by {escape(event.actor)}"]
         out_console.print("\n".join(lines))
 
 
