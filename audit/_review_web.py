@@ -175,6 +175,8 @@ class ReviewApp:
             except CopilotError as exc:
                 log.warning("review page %s failed: %s", request.url.path, exc)
                 response = self._error(request, session, 503, "The audit log cannot be read or written now.")
+            if request.url.scheme == "https":
+                response.headers["Strict-Transport-Security"] = "max-age=31536000"
             fresh = getattr(request.state, "new_csrf", None)
             if fresh:  # the browser lost its CSRF cookie (restarted): the sign-out form needs one
                 self._set_csrf_cookie(request, response, fresh)
