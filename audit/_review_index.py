@@ -14,6 +14,7 @@ until it has, the figures say how many sets they cover.
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import logging
 import threading
@@ -135,8 +136,16 @@ class ReviewIndex:
         self._rows = {}
         self._head = 0
         self._compliance_since = None
-        for fact in self.store.facts():
-            self._apply(fact, None)
+        rows: dict[str, SetRow] = {}
+        head = 0
+        collecting = gc.isenabled()
+        gc.disable()  # a million new objects, none cyclic: collection passes only cost time (~30 %)
+        try:
+            head = self._fill(rows)
+        finally:
+            if collecting:
+                gc.enable()
+        self._rows, self._head = rows, head
         self._built = True
         self.version += 1
         logger.info(
@@ -146,9 +155,43 @@ class ReviewIndex:
             time.perf_counter() - started,
         )
 
+    def _fill(self, rows: dict[str, SetRow]) -> int:
+        """Rows from the facts; the seq of the last fact."""
+        head = 0
+        get, intern, roles, citations = rows.get, _intern, _roles, _citations
+        for fact in self.store.facts():  # the hot loop of a cold start: ~1 M facts, kept lean
+            head = fact.seq
+            kind = fact.type
+            if kind == "suggestion_shown":
+                rows[fact.set_id] = SetRow(
+                    fact.set_id,
+                    fact.at,
+                    intern(fact.actor),
+                    intern(fact.engine),
+                    intern(fact.competitor),
+                    roles(fact.missing_roles),
+                    fact.fallback == 1,
+                    fact.latency_ms,
+                    citations(fact.citations),
+                )
+            elif kind == "rep_action":
+                row = get(fact.set_id)
+                if row is not None and row.action is None:
+                    row.action, row.index, row.edit_distance = (
+                        intern(fact.action or ""),
+                        fact.idx,
+                        fact.edit_distance,
+                    )
+            elif kind == "feedback":
+                row = get(fact.set_id)
+                if row is not None:
+                    row.helpful += fact.helpful == 1
+                    row.not_helpful += fact.helpful == 0
+        return head
+
     def _apply(self, fact: Fact, event: AuditEvent | None) -> bool:
         """Take one event into the rows; whether a set changed."""
-        self._head = max(self._head, fact.seq)
+        self._head = fact.seq
         if fact.type == "suggestion_shown":
             blocked, repaired = _compliance(event) if event is not None else (None, None)
             self._rows[fact.set_id] = SetRow(

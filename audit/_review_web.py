@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -43,6 +44,8 @@ __all__ = ["AtomInfo", "ReviewApp"]
 
 log = logging.getLogger("copilot.review")
 PAGE_SIZE = 50
+FIGURES_MAX_AGE_S = 15.0
+"""The dashboard and charts may be this old when sets changed meanwhile (they say as of when)."""
 _CSP = (
     "default-src 'self'; script-src 'none'; object-src 'none'; style-src 'self'; img-src 'self' data:;"
     " base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
@@ -109,7 +112,7 @@ class ReviewApp:
         )
         self._env.globals.update(roles=ROLES, actions=FILTER_ACTIONS, target=RATIO_TARGET, link=_link)
         self._env.filters.update(pct=_pct, ratio=_ratio, when=_when, ms=_ms)
-        self._cache: dict[tuple[Any, ...], tuple[int, Any]] = {}
+        self._cache: dict[tuple[Any, ...], tuple[int, float, Any]] = {}
         self._background: set[asyncio.Task[Any]] = set()
 
     def routes(self) -> list[Route]:
@@ -235,15 +238,18 @@ class ReviewApp:
         rows = self.index.rows()
         return list(rows) if allowed is None else [row for row in rows if row.rep in allowed]
 
-    def _cached(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
-        version = self.index.version
+    def _cached(self, key: tuple[Any, ...], make: Callable[[], Any], max_age_s: float = 0.0) -> Any:
+        """``make()``, reused while no set changed, or for ``max_age_s`` even if some did (the
+        aggregate pages: on a busy log every press changes the sets, and a million-event
+        quarter takes a second or more to sum up)."""
+        version, now = self.index.version, time.monotonic()
         hit = self._cache.get(key)
-        if hit is not None and hit[0] == version:
-            return hit[1]
+        if hit is not None and (hit[0] == version or now - hit[1] < max_age_s):
+            return hit[2]
         value = make()
         if len(self._cache) > 256:
             self._cache.clear()
-        self._cache[key] = (version, value)
+        self._cache[key] = (version, now, value)
         return value
 
     # -- sign-in ---------------------------------------------------------------------------------
@@ -323,15 +329,20 @@ class ReviewApp:
                 )
             )
 
-        def make() -> tuple[dict[str, Any], set[str]]:
+        def make() -> tuple[dict[str, Any], set[str], datetime]:
             rows = list(filters.apply(self._scoped(principal), self.teams))
-            return dashboard_figures(rows, self.teams), {row.rep for row in rows}
+            return dashboard_figures(rows, self.teams), {row.rep for row in rows}, datetime.now(UTC)
 
         key = ("dashboard", principal.role, principal.id, principal.team, filters)
-        figures, reps = await asyncio.to_thread(self._cached, key, make)
+        figures, reps, as_of = await asyncio.to_thread(self._cached, key, make, FIGURES_MAX_AGE_S)
         await self._viewed(request, session, "dashboard", reps)
         return self._html(
-            "dashboard.html", f=figures, filters=filters, teams=self.teams, **self._chrome(request, session)
+            "dashboard.html",
+            f=figures,
+            filters=filters,
+            teams=self.teams,
+            as_of=as_of,
+            **self._chrome(request, session),
         )
 
     async def set_list(self, request: Request, session: Session) -> Response:
@@ -419,7 +430,7 @@ class ReviewApp:
             return lines, atom_bars(figures["atoms_shown_most"]), series, {row.rep for row in rows}
 
         key = ("charts", principal.role, principal.id, principal.team, filters)
-        lines, bars, series, reps = await asyncio.to_thread(self._cached, key, make)
+        lines, bars, series, reps = await asyncio.to_thread(self._cached, key, make, FIGURES_MAX_AGE_S)
         await self._viewed(request, session, "charts", reps)
         return self._html(
             "charts.html",
