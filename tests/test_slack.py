@@ -6,6 +6,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -58,17 +59,25 @@ class Running:
         return self.fake.wait_for(f"/response/{rid}", lambda c: bool(c.body.get("blocks")))[0].body
 
 
-@pytest.fixture
-def running(tmp_path: Path, engine: Copilot) -> Iterator[Running]:
+@contextmanager
+def serve_slack(tmp_path: Path, engine: Copilot, **settings: Any) -> Iterator[Running]:
+    """The app in a thread on 127.0.0.1, Slack pointed at a fresh fake."""
     with fake_slack() as fake:
-        settings = Settings(
+        config = Settings(
             home=tmp_path / "home",
             slack_signing_secret=SECRET,
             slack_bot_token="xoxb-test",
             slack_api_url=f"{fake.url}/api/",
+            **settings,
         )
-        with serve_in_thread(create_app(settings, copilot=engine)) as url:
-            yield Running(fake, SlackSender(url, SECRET), url, engine)
+        with serve_in_thread(create_app(config, copilot=engine)) as url, SlackSender(url, SECRET) as sender:
+            yield Running(fake, sender, url, engine)
+
+
+@pytest.fixture
+def running(tmp_path: Path, engine: Copilot) -> Iterator[Running]:
+    with serve_slack(tmp_path, engine) as run:
+        yield run
 
 
 def set_deal(run: Running) -> None:
@@ -303,3 +312,35 @@ def test_customer_text_cannot_mention_or_link(running: Running) -> None:
     running.slack.command("", running.fake, "1")
     text = json.dumps(running.answer("1")["blocks"], ensure_ascii=False)
     assert "<!channel>" not in text and "<https://evil.test" not in text
+
+
+def test_a_busy_engine_tells_the_rep_to_retry(running: Running) -> None:
+    """Past COPILOT_MAX_WAITING_PRESSES the press is acked, then the rep is told to retry."""
+    set_deal(running)
+    lanes = running.engine.lanes
+    held = [lanes.ticket() for _ in range(lanes.max_waiting)]  # presses still waiting their turn
+    try:
+        assert running.slack.command("", running.fake, "busy").status_code == 200
+        [told] = running.fake.wait_for("/response/busy")
+    finally:
+        for ticket in held:
+            ticket.done()
+    assert "busy" in told.body["text"] and "again" in told.body["text"]
+    assert running.slack.command("", running.fake, "after").status_code == 200
+    assert "极光数仓" in json.dumps(running.answer("after")["blocks"], ensure_ascii=False)
+
+
+def test_serve_records_ignored_for_sets_left_alone(tmp_path: Path, engine: Copilot) -> None:
+    """The app's audit sweep: a set with no action within the window becomes ``ignored``
+    (once, though it sweeps again and again)."""
+    with serve_slack(tmp_path, engine, action_window_hours=0.5 / 3600, audit_sweep_s=0.1) as run:
+        run.slack.command("", run.fake, "1")
+        send = next(b for b in buttons(run.answer("1")["blocks"]) if b["action_id"] == "copilot_send")
+        set_id = json.loads(send["value"])["s"]
+        run.wait_for_event("rep_action", set_id)
+        [ignored] = run.events("rep_action", set_id)
+        assert ignored.action == "ignored" and "no action within" in ignored.reason
+        run.slack.click(send, run.fake, "late")  # too late: the rep is told, nothing is added
+        refused = run.fake.wait_for("/api/chat.postEphemeral")[0].body["text"]
+        assert "already" in refused.lower()
+        assert len(run.events("rep_action", set_id)) == 1

@@ -74,7 +74,8 @@ def served(
                 with contextlib.suppress(AssertionError):
                     fake.wait_for("/api/auth.test", count=workers, timeout=0.5)
             _wait_ready(f"http://127.0.0.1:{port}")
-            yield fake, SlackSender(f"http://127.0.0.1:{port}", SECRET)
+            with SlackSender(f"http://127.0.0.1:{port}", SECRET) as sender:
+                yield fake, sender
         finally:
             proc.terminate()
             proc.wait(timeout=60)

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from copilot import Deal, redact_conversation
-from copilot.errors import CopilotError, InputError
+from copilot.errors import Busy, CopilotError, InputError
 
 from .._state import ChatState, ShownSet
 from ._blocks import answer_blocks, answer_text
@@ -19,6 +19,7 @@ from ._conversation import chat_key, read_conversation
 __all__ = ["on_command", "on_shortcut", "press"]
 
 log = logging.getLogger("copilot.slack")
+BUSY = "Sales Copilot is busy with other presses right now: press Suggest again in a few seconds."
 
 
 async def on_command(ctx: SlackContext, body: dict[str, Any]) -> None:
@@ -76,8 +77,11 @@ async def press(
             thread_ts=thread_ts,
             deal=deal,
         )
-        async with ctx.server.press_slots:
-            result = await ctx.server.copilot.suggest(conversation, actor=rep)
+        result = await ctx.server.copilot.suggest(conversation, actor=rep)
+    except Busy:
+        log.warning("slack press in %s refused: busy", channel)
+        await ctx.tell(BUSY, rep=rep, channel=channel, thread_ts=thread_ts, response_url=response_url)
+        return
     except CopilotError as exc:
         log.warning("slack press in %s failed: %s", channel, type(exc).__name__)
         await ctx.tell(
