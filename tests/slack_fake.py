@@ -114,7 +114,9 @@ class FakeSlack:
                 "message_ts": "1.2",
             }
         if method == "apps.connections.open":
-            return {"ok": True, "url": self.socket_url} if self.socket_url else {"ok": False, "error": "no_ws"}
+            if not self.socket_url:
+                return {"ok": False, "error": "no_ws"}
+            return {"ok": True, "url": self.socket_url}
         if method == "oauth.v2.access":
             return self.oauth.pop(str(args.get("code")), {"ok": False, "error": "invalid_code"})
         if method == "auth.revoke":
