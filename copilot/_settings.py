@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     slack_customer_users: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Slack user ids always treated as customers (comma-separated)."
     )
+    # Optional: reps connect their own Slack account (/suggest connect, OAuth v2 user scope
+    # chat:write) so Send posts as them; without these, Send posts as the bot naming the rep.
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
     slack_reply_window_s: int = Field(
         default=900,
         ge=0,

@@ -67,6 +67,7 @@ class FakeSlack:
         self.url = ""
         self.socket_url = ""  # what apps.connections.open answers (slack_socket_fake)
         self.oauth: dict[str, dict[str, Any]] = {}  # code -> oauth.v2.access answer
+        self.revoked: set[str] = set()  # user tokens Slack no longer accepts
         self._changed = threading.Condition()
 
     def record(self, call: Call) -> None:
@@ -94,7 +95,9 @@ class FakeSlack:
                     raise AssertionError(f"{count} call(s) to {path} not seen in {timeout} s; seen: {seen}")
                 self._changed.wait(left)
 
-    def answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+    def answer(self, method: str, args: dict[str, Any], auth: str = "") -> dict[str, Any]:
+        if auth.removeprefix("Bearer ") in self.revoked:
+            return {"ok": False, "error": "token_revoked"}
         if method == "auth.test":
             return {"ok": True, "team_id": TEAM, "user_id": "U0BOT", "bot_id": "B0BOT", "team": "Home"}
         if method == "conversations.history":
@@ -120,6 +123,7 @@ class FakeSlack:
         if method == "oauth.v2.access":
             return self.oauth.pop(str(args.get("code")), {"ok": False, "error": "invalid_code"})
         if method == "auth.revoke":
+            self.revoked.add(auth.removeprefix("Bearer "))
             return {"ok": True, "revoked": True}
         if method == "views.open":
             return {"ok": True, "view": {"id": "V0VIEW", "hash": "h1"}}
@@ -155,7 +159,7 @@ class _Handler(BaseHTTPRequestHandler):
                 args[key] = json.loads(args[key])
         self.fake.record(Call(path, args, self.headers.get("Authorization", ""), time.monotonic()))
         if path.startswith("/api/"):
-            reply = self.fake.answer(path.removeprefix("/api/"), args)
+            reply = self.fake.answer(path.removeprefix("/api/"), args, self.headers.get("Authorization", ""))
         elif path.startswith("/response/"):
             reply = {"ok": True}
         else:
