@@ -160,8 +160,10 @@ class StateStoreConformance:
         finally:
             reopened.close()
 
-    def test_sealed_secrets_round_trip_untouched_and_delete(self, settings: Settings, store: StateStore) -> None:
-        sealed = bytes(range(256)) + "13812345678 a@b.cn".encode()  # bytes as given, not redacted
+    def test_sealed_secrets_round_trip_untouched_and_delete(
+        self, settings: Settings, store: StateStore
+    ) -> None:
+        sealed = bytes(range(256)) + b"13812345678 a@b.cn"  # bytes as given, not redacted
         assert store.get_secret("slack:user-token:U1") is None
         store.put_secret("slack:user-token:U1", sealed)
         store.put_secret("slack:user-token:U1", sealed + b"!")
