@@ -1,5 +1,6 @@
 """The whole Slack flow through a running ``copilot serve`` (1 and 4 workers):
-press -> suggestions posted -> click -> audit event; duplicates processed once."""
+press -> suggestions posted -> click -> audit event, a typed reply recorded as `edited`
+with its edit distance; duplicates processed once."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import httpx
 import pytest
 from slack_fake import FakeSlack, SlackSender, buttons, fake_slack
 
-from audit import SQLiteAuditStore
+from audit import AuditEvent, SQLiteAuditStore
 
 ROOT = Path(__file__).resolve().parent.parent
 COPILOT = Path(sys.executable).parent / "copilot"
@@ -106,12 +107,41 @@ def test_press_suggest_click_audit(served: tuple[FakeSlack, SlackSender], home: 
     set_id = json.loads(send["value"])["s"]
     slack.click(send, fake, f"c{run}")
     fake.wait_for("/api/chat.postMessage")
+    [clicked] = _rep_actions(home, set_id)
+    assert clicked.action == "sent_as_is" and clicked.suggestion_index == 0
+
+    # The next press, answered by a reply the rep types in the channel (a close edit).
+    slack.command("", fake, f"q{run}")
+    [answer] = fake.wait_for(f"/response/q{run}", lambda c: bool(c.body.get("blocks")))
+    second = next(b for b in buttons(answer.body["blocks"]) if b["action_id"] == "copilot_send")
+    second_id = json.loads(second["value"])["s"]
+    with SQLiteAuditStore(home / "audit.sqlite3") as audit:
+        [shown] = [e for e in audit.events(type="suggestion_shown") if e.suggestion_set_id == second_id]
+    typed = (shown.output or {})["suggestions"][1]["text"] + " 谢谢！"
+    event = {
+        "type": "event_callback",
+        "team_id": "T0HOME",
+        "api_app_id": "A0APP",
+        "event_id": f"Ev{run}",
+        "event_time": int(time.time()),
+        "event": {"type": "message", "channel": "C0DEAL", "user": "U0REP", "text": typed, "ts": "1.000200"},
+    }
+    assert slack.event(event).status_code == 200
+    [edited] = _rep_actions(home, second_id)
+    assert edited.action == "edited" and edited.suggestion_index == 1
+    assert edited.edit_distance == len(" 谢谢！")
+    with SQLiteAuditStore(home / "audit.sqlite3") as audit:
+        assert audit.verify().ok
+
+
+def _rep_actions(home: Path, set_id: str) -> list[AuditEvent]:
+    """The set's rep_action events, once one is there (another process writes them)."""
     deadline = time.monotonic() + 30
     with SQLiteAuditStore(home / "audit.sqlite3") as audit:
-        while not [e for e in audit.events(type="rep_action") if e.suggestion_set_id == set_id]:
+        while not (found := [e for e in audit.events(type="rep_action") if e.suggestion_set_id == set_id]):
             assert time.monotonic() < deadline, "no rep_action in the audit log"
-            time.sleep(0.05)  # another process writes it
-        assert audit.verify().ok
+            time.sleep(0.05)  # polling another process's writes
+        return found
 
 
 def test_retried_deliveries_are_processed_once_across_workers(served: tuple[FakeSlack, SlackSender]) -> None:
