@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 from slack_fake import FakeSlack, SlackSender, buttons, fake_slack
+from slack_socket_fake import socket_mode_fake
 
 from audit import AuditEvent, SQLiteAuditStore
 
@@ -161,3 +162,45 @@ def test_retried_deliveries_are_processed_once_across_workers(served: tuple[Fake
     slack.command("", fake, f"later{run}")  # the queue is drained once a later press is answered
     fake.wait_for(f"/response/later{run}", lambda c: bool(c.body.get("blocks")))
     assert len(fake.find(f"/response/{rid}")) == 1
+
+
+def test_socket_mode_through_copilot_serve(home: Path, tmp_path: Path) -> None:
+    """``copilot serve --slack-socket-mode``: connects with the app token, acks a press
+    envelope and answers it, with no /slack/events route."""
+    with fake_slack() as fake, socket_mode_fake() as ws:
+        fake.socket_url = ws.url
+        port = _free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("COPILOT_")}
+        env.update(
+            COPILOT_HOME=str(home),
+            COPILOT_SLACK_BOT_TOKEN="xoxb-serve",
+            COPILOT_SLACK_APP_TOKEN="xapp-1-serve",
+            COPILOT_SLACK_API_URL=f"{fake.url}/api/",
+        )
+        log = (tmp_path / "serve.log").open("wb")
+        command = [str(COPILOT), "serve", "--slack-socket-mode", "--host", "127.0.0.1", "--port", str(port)]
+        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            ws.wait_connected(timeout=180)
+            _wait_ready(f"http://127.0.0.1:{port}")
+            run = f"{time.monotonic_ns()}"
+            press = {
+                "command": "/suggest",
+                "text": "",
+                "team_id": "T0HOME",
+                "channel_id": "C0DEAL",
+                "user_id": "U0REP",
+                "api_app_id": "A0APP",
+                "trigger_id": f"trigger-s{run}",
+                "response_url": f"{fake.url}/response/s{run}",
+            }
+            ws.wait_for_ack(ws.deliver("slash_commands", press))
+            [answer] = fake.wait_for(f"/response/s{run}", lambda c: bool(c.body.get("blocks")))
+            assert answer.body["response_type"] == "ephemeral"
+            assert fake.find("/api/apps.connections.open")[0].auth == "Bearer xapp-1-serve"
+            assert httpx.post(f"http://127.0.0.1:{port}/slack/events", content=b"{}").status_code == 404
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+            log.close()
+        assert "Socket Mode" in (tmp_path / "serve.log").read_text()
