@@ -398,7 +398,8 @@ def test_connected_rep_sends_as_themselves_until_the_token_dies(
         )
         assert replay.status_code == 400 and "already used" in replay.text
         state_file = tmp_path / "home" / "state.sqlite3"
-        assert USER_TOKEN.encode() not in state_file.read_bytes()  # sealed at rest
+        for part in (tmp_path / "home").glob("state.sqlite3*"):  # the file and its WAL: sealed at rest
+            assert USER_TOKEN.encode() not in part.read_bytes()
         assert stat.S_IMODE(state_file.stat().st_mode) == 0o600
 
         set_deal(run)
