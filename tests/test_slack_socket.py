@@ -5,6 +5,7 @@ records the app's acknowledgements."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -84,7 +85,10 @@ def test_connects_with_the_app_token_and_mounts_no_http_route(socket_app: Socket
     assert httpx.get(f"{socket_app.url}/readyz").json()["platforms"] == ["slack"]
 
 
-def test_press_over_the_socket_is_acked_answered_and_clicked(socket_app: Socket) -> None:
+def test_press_over_the_socket_is_acked_answered_and_clicked(
+    socket_app: Socket, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     fake, ws = socket_app.fake, socket_app.ws
     deal = ws.deliver("slash_commands", command(fake, "d", 'deal customer="华东精工" stage=proposal'))
     ws.wait_for_ack(deal)
@@ -122,3 +126,5 @@ def test_press_over_the_socket_is_acked_answered_and_clicked(socket_app: Socket)
     actions = [e for e in socket_app.engine.audit.events(type="rep_action") if e.suggestion_set_id == set_id]
     assert [a.action for a in actions] == ["sent_as_is"]
     assert len(fake.find("/response/p")) == 1  # the redelivery was not processed again
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith(("copilot", "slack", "aiohttp"))]
+    assert ours and not [m for m in ours if "价格比预算高" in m or "华东精工" in m]  # no payload logged
