@@ -247,11 +247,11 @@ def main() -> None:
             first = timed(client, "/review")[0]
             print(f"log: {count:,} events, {review.index.stats()['sets']:,} sets")
             print(f"/review first load (builds the index from the facts): {first:,.0f} ms")
-            started = time.perf_counter()
-            today = datetime.now(UTC)
-            quarter = datetime(today.year, 3 * ((today.month - 1) // 3) + 1, 1, tzinfo=UTC)
-            review.index.read_compliance(quarter)  # in `copilot serve` this runs in the background
-            print(f"compliance pass over this quarter's bodies: {time.perf_counter() - started:.1f} s")
+            started = time.perf_counter()  # the first dashboard started the compliance pass
+            while review.index.stats()["compliance_since"] is None:
+                time.sleep(0.5)
+            took = time.perf_counter() - started
+            print(f"compliance pass over this quarter's bodies (background): {took:.0f} s")
             report(client, "/review (cached figures)", "/review", args.runs)
             store.append([AuditEvent(type="feedback", actor="U1", suggestion_set_id=set_id, helpful=True)])
             report(client, "/review after one append (figures recomputed)", "/review", 1)
