@@ -254,7 +254,9 @@ def main() -> None:
             print(f"compliance pass over this quarter's bodies (background): {took:.0f} s")
             report(client, "/review (cached figures)", "/review", args.runs)
             store.append([AuditEvent(type="feedback", actor="U1", suggestion_set_id=set_id, helpful=True)])
-            report(client, "/review after one append (figures recomputed)", "/review", 1)
+            report(client, "/review right after an append (figures up to 15 s old reused)", "/review", 1)
+            report(client, "/review?team=west (new filter: figures computed)", "/review?team=west", 1)
+            report(client, "/review over the whole log (figures computed)", "/review?since=2000-01-01", 1)
             report(
                 client,
                 "/review/sets (filtered: team east, competitor)",
