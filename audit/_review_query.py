@@ -186,9 +186,14 @@ def dashboard_figures(
 def weekly_series(rows: Iterable[SetRow]) -> list[dict[str, Any]]:
     """Per ISO week (Monday, UTC): sets, adoption rate and correction rate over sets acted on."""
     weeks: dict[date, Breakdown] = defaultdict(Breakdown)
+    week_of: dict[str, date] = {}
     for row in rows:
-        day = date.fromisoformat(row.at[:10])
-        weeks[day - timedelta(days=day.weekday())].add(row.action)
+        text = row.at[:10]
+        week = week_of.get(text)
+        if week is None:
+            day = date.fromisoformat(text)
+            week = week_of[text] = day - timedelta(days=day.weekday())
+        weeks[week].add(row.action)
     series = []
     for week, counts in sorted(weeks.items()):
         acted = sum(counts.actions.values())

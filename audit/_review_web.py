@@ -17,7 +17,7 @@ import logging
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from importlib import resources
 from typing import Any
@@ -320,7 +320,7 @@ class ReviewApp:
         filters = _filters(request)
         if not filters.since and not filters.until:
             first, last = quarter_of(datetime.now(UTC).date())
-            filters = SetFilters(since=first.isoformat(), until=last.isoformat())
+            filters = replace(filters, since=first.isoformat(), until=last.isoformat())
 
         def make() -> tuple[dict[str, Any], set[str], datetime]:
             rows = list(filters.apply(self._scoped(principal), self.teams))

@@ -302,3 +302,10 @@ def test_the_index_reads_both_backends_and_survives_a_purge(
         index.refresh()
         assert index.get("ss-old") is None and index.get("ss-new") is not None
         assert store.verify().ok
+
+
+def test_the_dashboard_keeps_its_filters_within_the_quarter(app: Seeded) -> None:
+    with client(app, TOKENS["admin"]) as admin:
+        west = admin.get("/review", params={"team": "west"}).text
+        assert 'id="by-rep"' in west and ">U3<" in west and ">U1<" not in west
+        assert "team=west" in west  # the figures' links keep the filter
