@@ -151,6 +151,8 @@ def test_a_manager_sees_their_team_and_each_view_is_an_audit_event(app: Seeded) 
     timeline = next(e for e in new if e["suggestion_set_id"] == app.sets["rival"])
     assert timeline["actor"] == "M1" and timeline["output"]["reps"] == ["U2"]  # type: ignore[index]
     assert any(e["output"]["page"] == "sets" for e in new)  # type: ignore[index]
+    with client(app, TOKENS["admin"]) as admin:  # the timeline says who has looked at the set
+        assert "M1 ·" in admin.get(f"/review/sets/{app.sets['rival']}").text.split('id="viewed"')[1]
     assert app.copilot.audit.verify().ok
 
 
