@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable
@@ -23,6 +24,7 @@ from importlib import resources
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 from pydantic import JsonValue
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -109,6 +111,7 @@ class ReviewApp:
         self._env = Environment(
             loader=PackageLoader("audit", "review_templates"),
             autoescape=select_autoescape(default=True, default_for_string=True),
+            finalize=_inert,
         )
         self._env.globals.update(roles=ROLES, actions=FILTER_ACTIONS, target=RATIO_TARGET, link=_link)
         self._env.filters.update(pct=_pct, ratio=_ratio, when=_when, ms=_ms)
@@ -437,6 +440,17 @@ class ReviewApp:
             filters=filters,
             **self._chrome(request, session),
         )
+
+
+_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _inert(value: Any) -> Any:
+    """Every value a template prints: control and bidi-override characters dropped (customer
+    text must not reorder what a reviewer reads); escaping then makes it plain text."""
+    if isinstance(value, Markup):  # a macro's output: built from values already finalized here
+        return value
+    return _UNSAFE.sub("", value) if isinstance(value, str) else value
 
 
 def _filters(request: Request) -> SetFilters:

@@ -93,6 +93,8 @@ def fits_the_screen(page: Any) -> bool:
 def test_sign_in_filter_open_a_timeline_and_see_a_chart(page: Any, app: Seeded) -> None:
     sign_in(page, app, TOKENS["admin"])
     expect(page.locator("#fig-ratio .label")).to_have_text("Adoption : correction")
+    expect(page.locator("#by-rep tbody tr")).to_have_count(3)  # U1, U2, U3 this quarter
+    expect(page.locator("#by-team tbody tr")).to_have_count(2)
     assert fits_the_screen(page)
 
     page.click("#fig-shown")  # every figure opens the sets behind it

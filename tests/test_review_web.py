@@ -168,9 +168,14 @@ def test_customer_text_is_escaped_and_the_headers_forbid_scripts(app: Seeded) ->
         assert "http" not in csp  # no external origin
         assert headers["x-content-type-options"] == "nosniff" and headers["x-frame-options"] == "DENY"
         assert headers["cache-control"] == "no-store"
-        assert (
-            "<script" not in admin.get("/review").text and "<script" not in admin.get("/review/charts").text
+        for path in ("/review", "/review/charts", "/review/sets"):
+            assert "<script" not in admin.get(path).text
+        spoof = _shown("ss-bidi", "U9", False).model_copy(
+            update={"input": {"messages": [{"from": "c-1", "text": "报价\u202e00.1\u202c 元 \x1b[31mred"}]}}
         )
+        app.copilot.audit.append([spoof])
+        page = admin.get("/review/sets/ss-bidi")
+        assert "报价00.1 元 [31mred" in page.text and "\u202e" not in page.text and "\x1b" not in page.text
 
 
 def test_the_timeline_shows_the_whole_story(app: Seeded) -> None:
