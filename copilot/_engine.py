@@ -117,11 +117,13 @@ class Copilot:
         self.lanes = PressLanes(lanes=lanes, max_waiting=settings.max_waiting_presses)
 
     @classmethod
-    def open(cls, settings: Settings | None = None) -> Copilot:
+    def open(cls, settings: Settings | None = None, *, read_only: bool = True) -> Copilot:
+        """The engine on the stores named by ``settings``; the atom store opens
+        ``read_only`` (a press never writes atoms) unless the caller ingests too."""
         from ._factories import make_atom_store, make_audit_store
 
         settings = settings or Settings()
-        return cls(settings, make_atom_store(settings), make_audit_store(settings))
+        return cls(settings, make_atom_store(settings, read_only=read_only), make_audit_store(settings))
 
     def warm_up(self) -> None:
         """Load the embedding model, the vector index and the catalogue before the

@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
-from chromadb.utils.embedding_functions import register_embedding_function
 
 from ._encode_pool import EncodePool
 from ._use_model import load_use
@@ -49,10 +47,9 @@ def _shared_model(threads: int, cache_dir: Path | None) -> Any:
         return _models[threads]
 
 
-@register_embedding_function
-class BilingualEmbedding(EmbeddingFunction[Documents]):
-    """USE multilingual v3 as a Chroma embedding function (registered, so a
-    persisted collection reopens without passing it again)."""
+class BilingualEmbedding:
+    """USE multilingual v3: texts in, unit vectors out. Chroma's client sees it
+    through ``_chroma_ef.ChromaEmbedding`` (imported only with that client)."""
 
     def __init__(self, threads: int = 1, *, cache_dir: Path | None = None, workers: int = 1) -> None:
         self._requested = threads
@@ -68,7 +65,7 @@ class BilingualEmbedding(EmbeddingFunction[Documents]):
             self._model = _shared_model(self.threads, self.cache_dir)
         return self._model
 
-    def __call__(self, input: Documents) -> Embeddings:
+    def __call__(self, input: list[str]) -> list[np.ndarray]:
         texts = [text[:_MAX_CHARS] for text in input]
         if not texts:
             return []
@@ -99,19 +96,6 @@ class BilingualEmbedding(EmbeddingFunction[Documents]):
             self._pool.close()
             self._pool = None
 
-    @staticmethod
-    def name() -> str:
-        return EMBEDDING_NAME
-
-    def get_config(self) -> dict[str, Any]:
+    def config(self) -> dict[str, Any]:
+        """What a persisted Chroma collection records to rebuild this embedding."""
         return {"threads": self._requested}
-
-    @staticmethod
-    def build_from_config(config: dict[str, Any]) -> BilingualEmbedding:
-        return BilingualEmbedding(threads=int(config.get("threads", 1)))
-
-    def default_space(self) -> Any:
-        return "cosine"
-
-    def supported_spaces(self) -> list[Any]:
-        return ["cosine", "ip", "l2"]

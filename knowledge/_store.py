@@ -15,6 +15,7 @@ import numpy as np
 from copilot.errors import StoreError
 
 from ._atom import Atom
+from ._chroma_read import open_reader
 from ._embeddings import BilingualEmbedding
 
 __all__ = ["AtomStore", "ChromaAtomStore", "ScoredAtom", "StoreFilter"]
@@ -53,6 +54,20 @@ class AtomStore(Protocol):
     def atoms(self, where: StoreFilter | None = None) -> list[Atom]: ...
     def count(self) -> int: ...
     def close(self) -> None: ...
+
+
+GENERATION_FILE = "copilot-generation"  # rewritten by every write to an embedded store
+FOLLOW_S = 1.0
+
+
+def _generation(path: Path | None) -> tuple[int, int] | None:
+    if path is None:
+        return None
+    try:
+        found = (path / GENERATION_FILE).stat()  # replaced whole: a new inode each write
+    except OSError:
+        return None
+    return found.st_ino, found.st_mtime_ns
 
 
 def _ord(day: date) -> int:
@@ -137,14 +152,35 @@ class ChromaAtomStore:
     """Atoms in a Chroma collection; each record keeps the whole atom in its metadata."""
 
     def __init__(
-        self, client: Any, collection: str, embedding: BilingualEmbedding, *, prefetch: int = 96
+        self,
+        client: Any,
+        collection: str,
+        embedding: BilingualEmbedding,
+        *,
+        prefetch: int = 96,
+        reader: Any = None,
+        path: Path | None = None,
     ) -> None:
+        """``client`` is a chromadb client; ``reader`` (see ``_chroma_read``) stands in
+        for it in a read-only store, and then ``client`` is ``None``. ``path`` is an
+        embedded store's folder: writers mark each change there, readers reopen on it."""
         self._embedding = embedding
         self.prefetch = prefetch
         self._client = client
+        self._path = path
+        self._name = collection
+        self.read_only = reader is not None
+        self._seen = (_generation(path), time.monotonic())
+        if reader is not None:
+            self._col = _Collection(reader, f"collection {collection!r}")
+            return
+        from ._chroma_ef import ChromaEmbedding
+
         try:
             col = client.get_or_create_collection(
-                collection, embedding_function=embedding, metadata={"hnsw:space": "cosine"}
+                collection,
+                embedding_function=ChromaEmbedding(embedding),
+                metadata={"hnsw:space": "cosine"},
             )
         except Exception as exc:  # chromadb raises several unrelated types
             reason = f"cannot open the atom collection {collection!r}: {exc}"
@@ -153,8 +189,19 @@ class ChromaAtomStore:
 
     @classmethod
     def embedded(
-        cls, path: Path, collection: str, embedding: BilingualEmbedding, *, prefetch: int = 96
+        cls,
+        path: Path,
+        collection: str,
+        embedding: BilingualEmbedding,
+        *,
+        prefetch: int = 96,
+        read_only: bool = False,
     ) -> ChromaAtomStore:
+        """The store under ``path``. A ``read_only`` store (a press, a server worker)
+        reads through chromadb's Rust core without importing chromadb's Python API
+        (``_chroma_read``); it falls back to the client when the core cannot serve."""
+        if read_only and (reader := open_reader(path, collection)) is not None:
+            return cls(None, collection, embedding, prefetch=prefetch, reader=reader, path=path)
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
@@ -166,7 +213,7 @@ class ChromaAtomStore:
         except Exception as exc:  # permissions, a full disk, a corrupt database
             reason = f"cannot open the embedded atom store at {path} (under COPILOT_HOME): {exc}"
             raise StoreError(reason) from exc
-        return cls(client, collection, embedding, prefetch=prefetch)
+        return cls(client, collection, embedding, prefetch=prefetch, path=path)
 
     @classmethod
     def server(
@@ -200,6 +247,7 @@ class ChromaAtomStore:
         times as many) are fetched unfiltered and filtered here with the same rules;
         only when too few pass does Chroma filter."""
         started = time.perf_counter()
+        self._follow_writers()
         vector = self._query_vector(text)
         total = self.count()
         fetch = min(max(self.prefetch, k), total)
@@ -233,19 +281,56 @@ class ChromaAtomStore:
         result = self._col.query(
             query_embeddings=[vector], n_results=n, where=where, include=["metadatas", "distances"]
         )
-        return list((result.get("metadatas") or [[]])[0]), list((result.get("distances") or [[]])[0])
+        metas = (result.get("metadatas") or [[]])[0]
+        dists = (result.get("distances") or [[]])[0]
+        # A record deleted by another process can linger in this process's vector
+        # index for a while; its metadata is gone, so it is skipped.
+        kept = [(m, d) for m, d in zip(metas, dists, strict=True) if m is not None]
+        return [m for m, _ in kept], [d for _, d in kept]
 
     def upsert(self, atoms: Sequence[Atom]) -> None:
+        self._writable()
         if atoms:
             self._col.upsert(
                 ids=[a.id for a in atoms],
                 documents=[_document(a) for a in atoms],
                 metadatas=[_metadata(a) for a in atoms],
             )
+            self._mark_changed()
 
     def delete(self, ids: Sequence[str]) -> None:
+        self._writable()
         if ids:
             self._col.delete(ids=list(ids))
+            self._mark_changed()
+
+    def _follow_writers(self) -> None:
+        """A reader reopens when another process changed the store: chromadb keeps a
+        process's vector index in memory, so it would not see new atoms otherwise.
+        Checked at most every ``FOLLOW_S`` seconds (one ``stat``)."""
+        marker, checked = self._seen
+        now = time.monotonic()
+        if not self.read_only or now - checked < FOLLOW_S:
+            return
+        current = _generation(self._path)
+        self._seen = (current, now)
+        if current != marker and self._path is not None:
+            reader = open_reader(self._path, self._name)
+            if reader is not None:
+                self._col = _Collection(reader, f"collection {self._name!r}")
+                log.info("atom store changed by another process: reopened %s", self._path)
+
+    def _mark_changed(self) -> None:
+        if self._path is None:
+            return
+        marker = self._path / GENERATION_FILE
+        tmp = marker.with_suffix(".tmp")
+        tmp.write_text(f"{time.time_ns()}\n", encoding="ascii")
+        tmp.replace(marker)
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise StoreError("the atom store was opened read-only; ingest with: copilot knowledge ingest DIR")
 
     def manifest(self) -> dict[str, str]:
         got = self._col.get(include=["metadatas"])
