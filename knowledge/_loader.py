@@ -141,10 +141,22 @@ def _parse(raw: bytes, path: str) -> tuple[Atom, dict[str, int]]:
         raise AtomValidationError(sorted(problems, key=lambda p: p.line)) from None
 
 
+def _compose(header: str, loader_class: Any) -> tuple[Any, Any]:
+    """The header's node tree (it gives each key's line) and its data, parsed once."""
+    loader = loader_class(header)
+    try:
+        node = loader.get_single_node()
+        return node, (loader.construct_document(node) if node is not None else None)
+    finally:
+        loader.dispose()
+
+
 def _parse_header(header: str, path: str) -> tuple[dict[str, Any], dict[str, int]]:
     try:
-        node = yaml.compose(header, Loader=_Loader)
-        data = yaml.load(header, Loader=_Loader)  # a SafeLoader subclass: safe
+        try:
+            node, data = _compose(header, _FastLoader)
+        except yaml.YAMLError:  # rare: Python's parser names the line of the mistake better
+            node, data = _compose(header, _Loader)
     except RecursionError:
         raise _one(
             path, 2, "front matter", "YAML nested too deeply; front matter is a flat mapping"
@@ -168,13 +180,21 @@ def _parse_header(header: str, path: str) -> tuple[dict[str, Any], dict[str, int
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that leaves dates as text, so a bad date is a field error with a line."""
+    """A safe loader that leaves dates as text, so a bad date is a field error with a line."""
 
 
 _Loader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+
+
+class _CLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """The same on libyaml's parser (~10x faster over 100,000 files) when PyYAML has it."""
+
+
+_CLoader.yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
+_FastLoader: Any = _CLoader
 
 
 def _problems(err: Any, path: str, key_lines: dict[str, int], body_line: int) -> list[AtomProblem]:
