@@ -50,6 +50,10 @@ class AtomStore(Protocol):
 
     def upsert(self, atoms: Sequence[Atom]) -> None: ...
     def delete(self, ids: Sequence[str]) -> None: ...
+    def generation(self) -> tuple[int, int] | None:
+        """Changes with every write by any process; None when the store cannot tell."""
+        ...
+
     def manifest(self) -> dict[str, str]: ...
     def atoms(self, where: StoreFilter | None = None) -> list[Atom]: ...
     def count(self) -> int: ...
@@ -303,6 +307,11 @@ class ChromaAtomStore:
         if ids:
             self._col.delete(ids=list(ids))
             self._mark_changed()
+
+    def generation(self) -> tuple[int, int] | None:
+        """A marker every write to an embedded store changes (None for a server):
+        equal markers mean no process wrote in between."""
+        return _generation(self._path)
 
     def _follow_writers(self) -> None:
         """A reader reopens when another process changed the store: chromadb keeps a
