@@ -11,7 +11,6 @@ when its clause also carries a vendor or comparison cue (``_CUES``: 那边, 报�
 from __future__ import annotations
 
 import functools
-
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass

@@ -128,7 +128,8 @@ def _playbook_for(playbooks: list[Atom], industry: str, language: str) -> Atom |
 
 def stated_roles(text: str, extra: Synonyms = ()) -> list[tuple[Role, State]]:
     """(role, state) that ``text`` states on its own ("感谢技术团队认可方案" → cto approved)."""
-    return [(role, state) for role, state, _ in _statements(text, None, CompetitorMatcher.for_cards([]), extra)]
+    no_competitors = CompetitorMatcher.for_cards([])
+    return [(role, state) for role, state, _ in _statements(text, None, no_competitors, extra)]
 
 
 def role_synonyms(ctx: AgentContext) -> Synonyms:

@@ -66,13 +66,15 @@ class RustReader:
         *,
         where: dict[str, Any] | None = None,
         include: Sequence[str] = ("metadatas",),
+        limit: int | None = None,
+        offset: int = 0,
     ) -> dict[str, Any]:
         got = self._bindings.get(
             self._id,
             list(ids) if ids is not None else None,
             json.dumps(where) if where else None,
-            None,
-            0,
+            limit,
+            offset,
             None,
             list(include),
             TENANT,

@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -64,6 +64,7 @@ class AtomStore(Protocol):
 
 GENERATION_FILE = "copilot-generation"  # rewritten by every write to an embedded store
 FOLLOW_S = 1.0
+PAGE = 5_000  # records per Chroma get
 
 
 def _generation(path: Path | None) -> tuple[int, int] | None:
@@ -403,13 +404,24 @@ class ChromaAtomStore:
             raise StoreError("the atom store was opened read-only; ingest with: copilot knowledge ingest DIR")
 
     def manifest(self) -> dict[str, str]:
-        got = self._col.get(include=["metadatas"])
-        return {i: str(m["hash"]) for i, m in zip(got["ids"], _metas(got), strict=True)}
+        return {i: str(m["hash"]) for i, m in self._records_where(None)}
 
     def atoms(self, where: StoreFilter | None = None) -> list[Atom]:
-        got = self._col.get(where=_where(where or StoreFilter()), include=["metadatas"])
-        found = [Atom.model_validate_json(str(m["atom"])) for m in _metas(got)]
+        found = [Atom.model_validate_json(str(m["atom"])) for _, m in self._records_where(where)]
         return sorted(found, key=lambda a: a.id)
+
+    def _records_where(self, where: StoreFilter | None) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """(id, metadata) of every record passing ``where``, a page at a time: one
+        Chroma ``get`` of more than ~32,000 records fails (too many SQL variables)."""
+        clause = _where(where or StoreFilter())
+        offset = 0
+        while True:
+            got = self._col.get(where=clause, include=["metadatas"], limit=PAGE, offset=offset)
+            ids = got["ids"]
+            yield from zip(ids, _metas(got), strict=True)
+            if len(ids) < PAGE:
+                return
+            offset += PAGE
 
     def count(self) -> int:
         return int(self._col.count())

@@ -119,6 +119,13 @@ class AtomStoreConformance:
         by_python = {h.atom.id for h in filled.query("价格", where, k=len(CORPUS))}
         assert by_python == by_chroma
 
+    def test_listing_pages_through_the_store(
+        self, filled: ChromaAtomStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr("knowledge._store.PAGE", 2)  # a large store, in small: one get fails past ~32k
+        assert filled.atoms() == sorted(CORPUS, key=lambda a: a.id)
+        assert filled.manifest() == {a.id: a.content_hash for a in CORPUS}
+
     def test_incremental_ingest(self, filled: ChromaAtomStore) -> None:
         changed = [a for a in CORPUS if a.id != "zh-negotiation"]
         changed[0] = changed[0].model_copy(update={"body": "新的话术内容。", "version": 2})
