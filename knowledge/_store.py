@@ -141,10 +141,18 @@ class _Records:
         self._size = size
         self._metas: OrderedDict[str, tuple[Mapping[str, Any], Atom | None]] = OrderedDict()
         self._lock = threading.Lock()
+        self._count: int | None = None
 
     def clear(self) -> None:
         with self._lock:
             self._metas.clear()
+            self._count = None
+
+    def count(self, col: Any) -> int:
+        """The store's record count (Chroma counts by scanning: 12 ms at 100k records)."""
+        if self._count is None:
+            self._count = int(col.count())
+        return self._count
 
     def metas(self, ids: Sequence[str], col: Any) -> list[Mapping[str, Any] | None]:
         with self._lock:
@@ -306,7 +314,7 @@ class ChromaAtomStore:
         started = time.perf_counter()
         self._follow_writers()
         vector = self._query_vector(text)
-        total = self.count()
+        total = self._records.count(self._col) if self._records is not None else self.count()
         fetch = min(max(self.prefetch, k), total)
         if fetch == 0:
             return []
