@@ -222,6 +222,7 @@ class ChromaAtomStore:
         prefetch: int = 96,
         reader: Any = None,
         path: Path | None = None,
+        read_only: bool = False,
     ) -> None:
         """``client`` is a chromadb client; ``reader`` (see ``_chroma_read``) stands in
         for it in a read-only store, and then ``client`` is ``None``. ``path`` is an
@@ -231,11 +232,11 @@ class ChromaAtomStore:
         self._client = client
         self._path = path
         self._name = collection
-        self.read_only = reader is not None
+        self.read_only = read_only or reader is not None
         self._seen = (_generation(path), time.monotonic())
         # Readers of an embedded store know when any process writes (the marker), so
         # they may keep records between presses; others always ask Chroma.
-        self._records = _Records() if reader is not None and path is not None else None
+        self._records = _Records() if self.read_only and path is not None else None
         if reader is not None:
             self._col = _Collection(reader, f"collection {collection!r}")
             return
@@ -267,6 +268,9 @@ class ChromaAtomStore:
         (``_chroma_read``); it falls back to the client when the core cannot serve."""
         if read_only and (reader := open_reader(path, collection)) is not None:
             return cls(None, collection, embedding, prefetch=prefetch, reader=reader, path=path)
+        # No store yet (a server started before the first ingest) or a core that cannot
+        # serve: the client, still read-only; it switches to the core once a writer
+        # has written (``_follow_writers``).
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
@@ -278,7 +282,7 @@ class ChromaAtomStore:
         except Exception as exc:  # permissions, a full disk, a corrupt database
             reason = f"cannot open the embedded atom store at {path} (under COPILOT_HOME): {exc}"
             raise StoreError(reason) from exc
-        return cls(client, collection, embedding, prefetch=prefetch, path=path)
+        return cls(client, collection, embedding, prefetch=prefetch, path=path, read_only=read_only)
 
     @classmethod
     def server(

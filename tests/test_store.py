@@ -225,7 +225,17 @@ class TestEmbeddedChromaReadOnly(AtomStoreConformance):
         self, tmp_path: Path, embedding: BilingualEmbedding
     ) -> None:
         fresh = ChromaAtomStore.embedded(tmp_path / "none", "atoms", embedding, read_only=True)
-        assert not fresh.read_only and fresh.count() == 0
+        assert fresh.read_only and fresh._client is not None and fresh.count() == 0
+        with pytest.raises(StoreError, match="read-only"):
+            fresh.upsert(CORPUS[:1])
+        writer = ChromaAtomStore.embedded(tmp_path / "none", "atoms", embedding)
+        ingest_atoms(CORPUS, writer)  # the first ingest, while a server already reads
+        writer.close()
+        deadline = time.monotonic() + 30
+        while not fresh.query("价格", StoreFilter(served_on=TODAY), k=3):
+            assert time.monotonic() < deadline, "the reader never saw the first ingest"
+            time.sleep(0.1)
+        assert type(fresh._col._collection).__name__ == "RustReader"  # the core serves reads now
 
 
 class TestChromaServer(AtomStoreConformance):
