@@ -54,8 +54,8 @@ class KnownAtom:
 def _plan(
     atoms: Sequence[Atom], store: AtomStore, known: Mapping[str, KnownAtom] | None, unchanged: Collection[str]
 ) -> _Plan:
-    if known is None:  # one read: hashes derive from the atoms
-        known = {a.id: KnownAtom(a.content_hash, a.status, a.version) for a in store.atoms()}
+    if known is None:  # one read of the records' metadata: no atom parsed
+        known = {i: KnownAtom(*state) for i, state in store.states().items()}
     report = IngestReport(unchanged=len(unchanged))
     todo: list[Atom] = []
     for atom in atoms:

@@ -57,6 +57,10 @@ class AtomStore(Protocol):
         ...
 
     def manifest(self) -> dict[str, str]: ...
+    def states(self) -> dict[str, tuple[str, str, int]]:
+        """id -> (content hash, status, version) of every atom, without parsing atoms."""
+        ...
+
     def atoms(self, where: StoreFilter | None = None) -> list[Atom]: ...
     def count(self) -> int: ...
     def close(self) -> None: ...
@@ -282,7 +286,10 @@ class ChromaAtomStore:
         except Exception as exc:  # permissions, a full disk, a corrupt database
             reason = f"cannot open the embedded atom store at {path} (under COPILOT_HOME): {exc}"
             raise StoreError(reason) from exc
-        return cls(client, collection, embedding, prefetch=prefetch, path=path, read_only=read_only)
+        store = cls(client, collection, embedding, prefetch=prefetch, path=path, read_only=read_only)
+        if not read_only and store.generation() is None:
+            store._mark_changed()  # a store from before the marker existed gets one
+        return store
 
     @classmethod
     def server(
@@ -417,6 +424,11 @@ class ChromaAtomStore:
 
     def manifest(self) -> dict[str, str]:
         return {i: str(m["hash"]) for i, m in self._records_where(None)}
+
+    def states(self) -> dict[str, tuple[str, str, int]]:
+        return {
+            i: (str(m["hash"]), str(m["status"]), int(m["version"])) for i, m in self._records_where(None)
+        }
 
     def atoms(self, where: StoreFilter | None = None) -> list[Atom]:
         found = [Atom.model_validate_json(str(m["atom"])) for _, m in self._records_where(where)]

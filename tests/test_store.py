@@ -231,11 +231,12 @@ class TestEmbeddedChromaReadOnly(AtomStoreConformance):
         writer = ChromaAtomStore.embedded(tmp_path / "none", "atoms", embedding)
         ingest_atoms(CORPUS, writer)  # the first ingest, while a server already reads
         writer.close()
-        deadline = time.monotonic() + 30
-        while not fresh.query("价格", StoreFilter(served_on=TODAY), k=3):
-            assert time.monotonic() < deadline, "the reader never saw the first ingest"
+        deadline = time.monotonic() + 30  # a reader looks for writers' changes every second
+        while type(fresh._col._collection).__name__ != "RustReader":
+            assert time.monotonic() < deadline, "the reader never switched to the Rust core"
+            fresh.query("价格", StoreFilter(served_on=TODAY), k=3)
             time.sleep(0.1)
-        assert type(fresh._col._collection).__name__ == "RustReader"  # the core serves reads now
+        assert fresh.query("价格", StoreFilter(served_on=TODAY), k=3)
 
 
 class TestChromaServer(AtomStoreConformance):
