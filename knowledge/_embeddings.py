@@ -12,14 +12,15 @@ import logging
 import os
 import threading
 import time
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._encode_pool import EncodePool
 from ._use_model import load_use
+
+if TYPE_CHECKING:
+    from ._encode_pool import EncodePool
 
 __all__ = ["EMBEDDING_NAME", "BilingualEmbedding"]
 
@@ -80,6 +81,11 @@ class BilingualEmbedding:
     def _pool_encode(self, texts: list[str]) -> np.ndarray | None:
         """The batch embedded by the worker processes, or None when they cannot run
         here (e.g. a program read from stdin cannot be re-imported by ``spawn``)."""
+        # Imported here: multiprocessing costs a press's start ~30 ms it never needs.
+        from concurrent.futures.process import BrokenProcessPool
+
+        from ._encode_pool import EncodePool
+
         if self._pool is None:
             self._pool = EncodePool(self.workers, self.cache_dir)
         try:
