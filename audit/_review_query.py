@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, timedelta
@@ -133,29 +133,40 @@ def _figures(counts: Breakdown) -> dict[str, Any]:
     return row
 
 
+def _fold(pairs: Counter[tuple[Any, str | None]]) -> dict[Any, Breakdown]:
+    groups: dict[Any, Breakdown] = defaultdict(Breakdown)
+    for (key, action), count in pairs.items():
+        group = groups[key]
+        group.shown += count
+        if action:
+            group.actions[action] += count
+    return groups
+
+
+def _atom_pairs(rows: list[SetRow]) -> Iterator[tuple[str, str | None]]:
+    """(atom, action as it counts for that atom) per suggestion that cited it."""
+    for row in rows:
+        for position, cited in enumerate(row.citations):
+            action = _atom_action(row, position)
+            for atom in set(cited) if len(cited) > 1 else cited:
+                yield atom, action
+
+
 def dashboard_figures(
     rows: Iterable[SetRow], teams: Mapping[str, list[str]], top: int = 10
 ) -> dict[str, Any]:
     """Totals, by rep, by team, atoms shown most and adopted least, latency, fallback and blocks."""
-    total = Breakdown()
-    by_rep: dict[str, Breakdown] = defaultdict(Breakdown)
-    atoms: dict[str, Breakdown] = defaultdict(Breakdown)
-    latencies: list[float] = []
-    fallbacks = blocked = read = 0
-    for row in rows:
-        total.add(row.action)
-        by_rep[row.rep].add(row.action)
-        for position, cited in enumerate(row.citations):
-            for atom in set(cited):
-                atoms[atom].add(_atom_action(row, position))
-        if row.latency_ms is not None:
-            latencies.append(row.latency_ms)
-        fallbacks += row.fallback
-        if row.blocked is not None:
-            read += 1
-            blocked += row.blocked > 0
-        total.helpful += row.helpful
-        total.not_helpful += row.not_helpful
+    rows = list(rows)
+    # Counted as (group, action) pairs by Counter (in C), then folded into Breakdowns.
+    total = _fold(Counter((None, row.action) for row in rows))[None]
+    by_rep = _fold(Counter((row.rep, row.action) for row in rows))
+    atoms = _fold(Counter(_atom_pairs(rows)))
+    latencies = [row.latency_ms for row in rows if row.latency_ms is not None]
+    fallbacks = sum(1 for row in rows if row.fallback)
+    read = sum(1 for row in rows if row.blocked is not None)
+    blocked = sum(1 for row in rows if row.blocked)
+    total.helpful = sum(row.helpful for row in rows)
+    total.not_helpful = sum(row.not_helpful for row in rows)
     team_of = {rep: team for team, reps in teams.items() for rep in reps}
     by_team: dict[str, Breakdown] = defaultdict(Breakdown)
     for rep, counts in by_rep.items():
