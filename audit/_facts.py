@@ -15,7 +15,7 @@ from typing import Any
 
 from ._events import AuditEvent, iso_utc
 
-__all__ = ["FACT_COLUMNS", "Fact", "fact_of"]
+__all__ = ["FACT_COLUMNS", "Fact", "fact_of", "fact_row"]
 
 FACT_COLUMNS = (
     "seq",
@@ -76,29 +76,39 @@ def _shown_fields(output: dict[str, Any]) -> tuple[int, str, str, str]:
     return fallback, name, json.dumps(missing, ensure_ascii=False), json.dumps(citations, ensure_ascii=False)
 
 
+def fact_row(row: dict[str, Any]) -> tuple[Any, ...]:
+    """The facts, in ``FACT_COLUMNS`` order, of a stored event as JSON data (``seq`` assigned)."""
+    fallback, competitor, missing, citations = 0, "", "[]", "[]"
+    output = row["output"]
+    if row["type"] == "suggestion_shown" and isinstance(output, dict):
+        fallback, competitor, missing, citations = _shown_fields(output)
+    versions = row["prompt_versions"]
+    prompts = ",".join(f"{agent}@{versions[agent]}" for agent in sorted(versions)) if versions else ""
+    helpful = row["helpful"]
+    return (
+        row["seq"],
+        row["type"],
+        row["at"],
+        row["actor"],
+        row["suggestion_set_id"],
+        row["action"],
+        row["suggestion_index"],
+        row["edit_distance"],
+        None if helpful is None else int(helpful),
+        row["atom_id"],
+        row["latency_ms"],
+        row["engine"],
+        fallback,
+        prompts,
+        competitor,
+        missing,
+        citations,
+    )
+
+
 def fact_of(event: AuditEvent) -> Fact:
     """The facts of a stored event (``seq`` assigned)."""
     assert event.seq is not None
-    fallback, competitor, missing, citations = 0, "", "[]", "[]"
-    if event.type == "suggestion_shown" and isinstance(event.output, dict):
-        fallback, competitor, missing, citations = _shown_fields(event.output)
-    prompts = ",".join(f"{agent}@{version}" for agent, version in sorted(event.prompt_versions.items()))
-    return Fact(
-        seq=event.seq,
-        type=event.type,
-        at=iso_utc(event.at),
-        actor=event.actor,
-        set_id=event.suggestion_set_id,
-        action=event.action,
-        idx=event.suggestion_index,
-        edit_distance=event.edit_distance,
-        helpful=None if event.helpful is None else int(event.helpful),
-        atom_id=event.atom_id,
-        latency_ms=event.latency_ms,
-        engine=event.engine,
-        fallback=fallback,
-        prompts=prompts,
-        competitor=competitor,
-        missing_roles=missing,
-        citations=citations,
-    )
+    row = event.__dict__.copy()
+    row["at"] = iso_utc(event.at)
+    return Fact(*fact_row(row))

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from datetime import datetime
+from typing import Any
 
 from pydantic import JsonValue, ValidationError
 
 from copilot import redact_text
 from copilot.errors import AuditIntegrityError, StoreError
 
-from ._chain import canonical_json, text_hash
+from ._chain import canonical_bytes
 from ._checkpoint import Checkpoint, TailMismatch
 from ._events import AuditEvent, iso_utc
 
@@ -19,6 +21,7 @@ __all__ = [
     "anchor_of",
     "chain_batch",
     "incident_event",
+    "json_row",
     "load_event",
     "purge_event",
     "refuse_repeated_ids",
@@ -29,22 +32,37 @@ __all__ = [
 logger = logging.getLogger("copilot.audit")
 
 
+def json_row(event: AuditEvent) -> dict[str, Any]:
+    """``event.chain_row()`` five times faster: the field values as they are, ``at`` as text.
+
+    Validation left every field JSON-ready except ``at`` (tests/test_audit_fast.py
+    holds this to ``chain_row`` for every event type)."""
+    row = event.__dict__.copy()
+    del row["hash"]
+    row["at"] = iso_utc(row["at"])
+    return row
+
+
 def chain_batch(
     batch: list[AuditEvent], seq: int, prev_hash: str
-) -> tuple[list[AuditEvent], list[tuple[int, str, str]]]:
-    """Number and hash ``batch`` after the row (``seq``, ``prev_hash``): events as stored, rows."""
+) -> tuple[list[AuditEvent], list[tuple[int, str, str]], list[dict[str, Any]]]:
+    """Number and hash ``batch`` after the row (``seq``, ``prev_hash``): events as stored,
+    rows (seq, body, hash) and the rows as JSON data (for the facts)."""
     stored: list[AuditEvent] = []
     rows: list[tuple[int, str, str]] = []
+    data: list[dict[str, Any]] = []
+    sha256 = hashlib.sha256
     for event in batch:
         seq += 1
-        row = event.model_dump(mode="json", exclude={"hash"})
+        row = json_row(event)
         row["seq"], row["prev_hash"] = seq, prev_hash
-        body = canonical_json(row)
-        digest = text_hash(prev_hash, body)
+        body = canonical_bytes(row)
+        digest = sha256(prev_hash.encode() + body).hexdigest()
         stored.append(event.model_copy(update={"seq": seq, "prev_hash": prev_hash, "hash": digest}))
-        rows.append((seq, body, digest))
+        rows.append((seq, body.decode("utf-8"), digest))
+        data.append(row)
         prev_hash = digest
-    return stored, rows
+    return stored, rows, data
 
 
 def load_event(seq: int, body: str, digest: str) -> AuditEvent:

@@ -31,7 +31,7 @@ from ._checkpoint import (
     write_checkpoint,
 )
 from ._events import AuditEvent, iso_utc
-from ._facts import FACT_COLUMNS, Fact, fact_of
+from ._facts import FACT_COLUMNS, Fact, fact_of, fact_row
 from ._group import GroupCommit, Pending
 from ._rows import (
     anchor_of,
@@ -151,11 +151,11 @@ class SqlAuditStore(AuditStore):
 
     def _write_batch(self, conn: Any, pending: Pending, seq: int, prev: str) -> tuple[int, str]:
         """One caller's batch in its own savepoint; a refused batch leaves the others alone."""
-        stored, rows = chain_batch(pending.batch, seq, prev)
+        stored, rows, data = chain_batch(pending.batch, seq, prev)
         conn.execute("SAVEPOINT batch")
         try:
             self._executemany(conn, _INSERT_ROW, rows)
-            self._executemany(conn, self._insert_fact, [fact_of(event).row() for event in stored])
+            self._executemany(conn, self._insert_fact, [fact_row(row) for row in data])
         except self._db_error as exc:
             conflict = self._action_conflict(exc)
             if conflict is None:
@@ -220,7 +220,7 @@ class SqlAuditStore(AuditStore):
                     message = f"the audit log {self.label} continues its head checkpoint: nothing to recover"
                     raise ActionRefused(message)
                 event = incident_event(mismatch, checkpoint, tail, actor, reason)
-                [stored], rows = chain_batch([event], tail.seq, tail.hash)
+                [stored], rows, _ = chain_batch([event], tail.seq, tail.hash)
                 self._executemany(conn, _INSERT_ROW, rows)
                 self._executemany(conn, self._insert_fact, [fact_of(stored).row()])
                 conn.execute("COMMIT")
@@ -290,7 +290,7 @@ class SqlAuditStore(AuditStore):
                     raise ActionRefused(f"no audit events before {iso_utc(before)} to purge")
                 self._delete_prefix(conn, through)
                 event = purge_event(before, actor, first, through, str(found[0]))
-                [stored], rows = chain_batch([event], tail.seq, tail.hash)
+                [stored], rows, _ = chain_batch([event], tail.seq, tail.hash)
                 self._executemany(conn, _INSERT_ROW, rows)
                 self._executemany(conn, self._insert_fact, [fact_of(stored).row()])
                 conn.execute("COMMIT")
