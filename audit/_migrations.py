@@ -88,6 +88,21 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX audit_facts_at ON audit_facts (at)",
         ),
     ),
+    Migration(
+        "m005_facts_final_action",
+        (
+            # Each set's final action on its suggestion_shown facts row, so that a report
+            # is one GROUP BY over one table (a million events in about a second).
+            "ALTER TABLE audit_facts ADD COLUMN set_action TEXT",
+            "ALTER TABLE audit_facts ADD COLUMN set_idx INTEGER",
+            "CREATE INDEX audit_facts_shown_set ON audit_facts (set_id) WHERE type = 'suggestion_shown'",
+            """
+            UPDATE audit_facts SET set_action = a.action, set_idx = a.idx
+            FROM (SELECT set_id, action, idx FROM audit_facts WHERE type = 'rep_action') AS a
+            WHERE audit_facts.type = 'suggestion_shown' AND audit_facts.set_id = a.set_id
+            """,
+        ),
+    ),
 )
 
 

@@ -87,6 +87,18 @@ PG_MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX audit_facts_at ON audit_facts (at)",
         ),
     ),
+    Migration(
+        "m005_facts_final_action",
+        (
+            "ALTER TABLE audit_facts ADD COLUMN set_action TEXT, ADD COLUMN set_idx INTEGER",
+            "CREATE INDEX audit_facts_shown_set ON audit_facts (set_id) WHERE type = 'suggestion_shown'",
+            """
+            UPDATE audit_facts AS s SET set_action = a.action, set_idx = a.idx
+            FROM audit_facts AS a
+            WHERE s.type = 'suggestion_shown' AND a.type = 'rep_action' AND a.set_id = s.set_id
+            """,
+        ),
+    ),
 )
 
 

@@ -33,6 +33,7 @@ from ._checkpoint import (
 from ._events import AuditEvent, iso_utc
 from ._facts import FACT_COLUMNS, Fact, fact_of, fact_row
 from ._group import GroupCommit, Pending
+from ._report import Summary
 from ._rows import (
     anchor_of,
     chain_batch,
@@ -44,15 +45,35 @@ from ._rows import (
     second_action_error,
 )
 from ._store import AuditStore, VerifyReport
-from ._verify import StoredRow, verify_chain
+from ._verify import StoredRow, links_through, verify_chain
 
-__all__ = ["PRIVATE", "SqlAuditStore"]
+__all__ = ["PRIVATE", "FactStream", "SqlAuditStore"]
 
 logger = logging.getLogger("copilot.audit")
 
 PRIVATE = 0o600
 _PAGE = 1000
 _INSERT_ROW = "INSERT INTO audit_events (seq, body, hash) VALUES (?, ?, ?)"
+_MARK_ACTION = (
+    "UPDATE audit_facts SET set_action = ?, set_idx = ? WHERE set_id = ? AND type = 'suggestion_shown'"
+)
+_TYPE, _SET, _ACTION, _IDX = (FACT_COLUMNS.index(c) for c in ("type", "set_id", "action", "idx"))
+
+
+class FactStream(Iterator[Fact]):
+    """``facts()``: the facts rows, read on first use; ``build_report`` asks its ``summary``."""
+
+    def __init__(self, store: SqlAuditStore, since: str) -> None:
+        self._store, self._since = store, since
+        self._rows: Iterator[tuple[Any, ...]] | None = None
+
+    def __next__(self) -> Fact:
+        if self._rows is None:
+            self._rows = iter(self._store._fact_rows(self._since))
+        return Fact(*next(self._rows))
+
+    def summary(self, start: str, end: str, reps: set[str] | None) -> Summary:
+        return self._store._summary(max(start, self._since), end, reps)
 
 
 class SqlAuditStore(AuditStore):
@@ -94,8 +115,10 @@ class SqlAuditStore(AuditStore):
 
     @abstractmethod
     def _stream_rows(
-        self, conn: Any
-    ) -> contextlib.AbstractContextManager[Iterator[tuple[int, str, str]]]: ...
+        self, conn: Any, *, raw: bool = False
+    ) -> contextlib.AbstractContextManager[Iterator[tuple[int, Any, str]]]:
+        """Every row (seq, body, hash) in seq order; ``raw``: the body as UTF-8 bytes."""
+        ...
 
     def _close_connection(self, conn: Any) -> None:
         conn.close()
@@ -155,7 +178,9 @@ class SqlAuditStore(AuditStore):
         conn.execute("SAVEPOINT batch")
         try:
             self._executemany(conn, _INSERT_ROW, rows)
-            self._executemany(conn, self._insert_fact, [fact_row(row) for row in data])
+            facts = [fact_row(row) for row in data]
+            self._executemany(conn, self._insert_fact, facts)
+            self._mark_actions(conn, facts)
         except self._db_error as exc:
             conflict = self._action_conflict(exc)
             if conflict is None:
@@ -377,11 +402,53 @@ class SqlAuditStore(AuditStore):
             after = rows[-1][0]
             remaining = None if remaining is None else remaining - len(rows)
 
-    def facts(self, *, since: datetime | None = None) -> Iterator[Fact]:
+    def facts(self, *, since: datetime | None = None) -> FactStream:
+        return FactStream(self, iso_utc(since) if since else "")
+
+    def _fact_rows(self, since: str) -> list[tuple[Any, ...]]:
         query = self._q(f"SELECT {', '.join(FACT_COLUMNS)} FROM audit_facts WHERE at >= ? ORDER BY seq")
         with self._lock:
-            rows = self._connection().execute(query, (iso_utc(since) if since else "",)).fetchall()
-        return (Fact(*row) for row in rows)
+            return list(self._connection().execute(query, (since,)).fetchall())
+
+    def _summary(self, start: str, end: str, reps: set[str] | None) -> Summary:
+        """``Summary`` of the sets shown in [start, end) to ``reps``, collapsed by the database."""
+        if reps is not None and not reps:
+            return Summary([], [], [])
+
+        def where(alias: str) -> tuple[str, list[Any]]:
+            terms, params = [f"{alias}type = 'suggestion_shown'"], list[Any]()
+            if start:
+                terms.append(f"{alias}at >= ?")
+                params.append(start)
+            if end:
+                terms.append(f"{alias}at < ?")
+                params.append(end)
+            if reps is not None:
+                terms.append(f"{alias}actor IN ({', '.join('?' * len(reps))})")
+                params += sorted(reps)
+            return " AND ".join(terms), params
+
+        dims = "actor, engine, prompts, competitor, missing_roles"
+        shown, params = where("")
+        keys = f"{dims}, citations, fallback, set_action, set_idx"
+        sets_query = f"SELECT {keys}, count(*) FROM audit_facts WHERE {shown} GROUP BY {keys}"
+        latency_query = (
+            f"SELECT latency_ms, count(*) FROM audit_facts WHERE {shown} AND latency_ms IS NOT NULL"
+            " GROUP BY latency_ms"
+        )
+        of_set, set_params = where("s.")
+        s_dims = ", ".join(f"s.{d}" for d in dims.split(", "))
+        feedback_query = (
+            f"SELECT {s_dims}, f.atom_id, f.helpful, count(*) FROM audit_facts f JOIN audit_facts s"
+            f" ON s.set_id = f.set_id AND s.seq < f.seq WHERE f.type = 'feedback' AND {of_set}"
+            f" GROUP BY {s_dims}, f.atom_id, f.helpful"
+        )
+        with self._lock:
+            conn = self._connection()
+            sets = conn.execute(self._q(sets_query), params).fetchall()
+            latencies = conn.execute(self._q(latency_query), params).fetchall()
+            feedback = conn.execute(self._q(feedback_query), set_params).fetchall()
+        return Summary([tuple(r) for r in sets], [tuple(r) for r in latencies], [tuple(r) for r in feedback])
 
     def _backfill_facts(self, conn: Any) -> None:
         """Facts for rows written before the facts table existed (or by an older version)."""
@@ -400,10 +467,17 @@ class SqlAuditStore(AuditStore):
                     logger.warning("audit facts not rebuilt past seq %d: %s", row[0] - 1, exc)
                     break
             self._executemany(conn, self._insert_fact, facts)
+            self._mark_actions(conn, facts)
             conn.execute("COMMIT")
         except BaseException:
             self._rollback(conn)
             raise
+
+    def _mark_actions(self, conn: Any, facts: list[tuple[Any, ...]]) -> None:
+        """Copy each final action onto the facts row of the set it ends (what reports group by)."""
+        actions = [(f[_ACTION], f[_IDX], f[_SET]) for f in facts if f[_TYPE] == "rep_action"]
+        if actions:
+            self._executemany(conn, _MARK_ACTION, actions)
 
     def count(self) -> int:
         with self._lock:
@@ -418,7 +492,11 @@ class SqlAuditStore(AuditStore):
         with self._lock:
             try:
                 anchor = self._purge_anchor(self._connection())
-                with self._stream_rows(self._connection()) as rows:
+                with self._stream_rows(self._connection(), raw=True) as raw:
+                    report = links_through(raw, [head, *checkpoints], start=anchor)
+                if report is not None:
+                    return report
+                with self._stream_rows(self._connection()) as rows:  # walk again to name the damage
                     stored = (StoredRow(seq, body, digest) for seq, body, digest in rows)
                     return verify_chain(stored, [head, *checkpoints], start=anchor)
             except self._db_error as exc:  # corrupted pages: a failed check, not a crash

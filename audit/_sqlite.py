@@ -34,7 +34,7 @@ __all__ = ["SQLiteAuditStore"]
 
 logger = logging.getLogger("copilot.audit")
 
-_MIN_SQLITE = (3, 31, 0)  # generated columns
+_MIN_SQLITE = (3, 33, 0)  # generated columns (3.31), UPDATE … FROM (3.33)
 _INSERT_FACT = (
     f"INSERT OR REPLACE INTO audit_facts ({', '.join(FACT_COLUMNS)})"
     f" VALUES ({', '.join('?' * len(FACT_COLUMNS))})"
@@ -200,8 +200,9 @@ class SQLiteAuditStore(SqlAuditStore):
         return bool(conn.in_transaction)
 
     @contextlib.contextmanager
-    def _stream_rows(self, conn: Any) -> Iterator[Iterator[tuple[int, str, str]]]:
-        cursor = conn.execute("SELECT seq, body, hash FROM audit_events ORDER BY seq")
+    def _stream_rows(self, conn: Any, *, raw: bool = False) -> Iterator[Iterator[tuple[int, Any, str]]]:
+        body = "CAST(body AS BLOB)" if raw else "body"
+        cursor = conn.execute(f"SELECT seq, {body}, hash FROM audit_events ORDER BY seq")
         try:
             yield cursor
         finally:
