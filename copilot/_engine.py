@@ -346,8 +346,8 @@ class Copilot:
             conversation_id=redacted.id,
             suggestion_set_id=result.id,
             input_digest=_digest(original),
-            input=redacted.model_dump(mode="json", by_alias=True),
-            output=result.model_dump(mode="json", exclude={"timings_ms"}),
+            input=redacted.model_dump(mode="json", by_alias=True, exclude={"id"}),
+            output=_audit_output(result),
             engine=result.engine,
             model=result.model,
             prompt_versions=result.prompt_versions,
@@ -391,6 +391,30 @@ def _lap(timings: dict[str, float], name: str, since: float) -> float:
     now = time.perf_counter()
     timings[name] = (now - since) * 1000
     return now
+
+
+_LOGGED_ELSEWHERE = {
+    "id",
+    "conversation_id",
+    "engine",
+    "model",
+    "prompt_versions",
+    "atom_versions",
+    "timings_ms",
+}
+"""SuggestionSet fields the event has fields of its own for (``suggestion_set_id``, ``atoms`` …)."""
+
+
+def _audit_output(result: SuggestionSet) -> dict[str, Any]:
+    """What the log keeps of ``result``: once each, so a ``suggestion_shown`` row is about
+    half its old size. Each agent's provenance keeps only what differs from the default
+    (a grounded answer with no fallback logs ``{}``); its prompt is in ``prompt_versions``."""
+    output = result.model_dump(mode="json", exclude=_LOGGED_ELSEWHERE | {"provenance"})
+    output["provenance"] = {
+        agent: p.model_dump(mode="json", exclude_defaults=True, exclude={"prompt"})
+        for agent, p in result.provenance.items()
+    }
+    return output
 
 
 def _digest(conversation: Conversation) -> str:
