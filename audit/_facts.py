@@ -9,6 +9,7 @@ rebuilt from them.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -65,6 +66,12 @@ class Fact:
         return tuple(getattr(self, name) for name in FACT_COLUMNS)
 
 
+@functools.lru_cache(maxsize=4096)
+def _as_json(value: tuple[Any, ...]) -> str:
+    """``json.dumps`` of a list of role names or of citation lists (few distinct ones recur)."""
+    return json.dumps([list(v) if isinstance(v, tuple) else v for v in value], ensure_ascii=False)
+
+
 def _shown_fields(output: dict[str, Any]) -> tuple[int, str, str, str]:
     fallback = 1 if output.get("fallback") else 0
     competitor = output.get("competitor") or {}
@@ -72,8 +79,14 @@ def _shown_fields(output: dict[str, Any]) -> tuple[int, str, str, str]:
     chain = output.get("decision_chain") or {}
     missing = chain.get("missing_roles", []) if isinstance(chain, dict) else []
     suggestions = output.get("suggestions") or []
-    citations = [[str(c) for c in s.get("citations", [])] if isinstance(s, dict) else [] for s in suggestions]
-    return fallback, name, json.dumps(missing, ensure_ascii=False), json.dumps(citations, ensure_ascii=False)
+    citations = tuple(
+        tuple(str(c) for c in s.get("citations", [])) if isinstance(s, dict) else () for s in suggestions
+    )
+    if isinstance(missing, list) and all(isinstance(role, str) for role in missing):
+        roles = _as_json(tuple(missing))
+    else:
+        roles = json.dumps(missing, ensure_ascii=False)
+    return fallback, name, roles, _as_json(citations)
 
 
 def fact_row(row: dict[str, Any]) -> tuple[Any, ...]:

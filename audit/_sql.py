@@ -31,14 +31,16 @@ from ._checkpoint import (
     write_checkpoint,
 )
 from ._events import AuditEvent, iso_utc
-from ._facts import FACT_COLUMNS, Fact, fact_of, fact_row
+from ._facts import FACT_COLUMNS, Fact, fact_of
 from ._group import GroupCommit, Pending
 from ._report import Summary
 from ._rows import (
     anchor_of,
     chain_batch,
     incident_event,
+    link,
     load_event,
+    prepare,
     purge_event,
     refuse_repeated_ids,
     refused_error,
@@ -132,7 +134,7 @@ class SqlAuditStore(AuditStore):
         if self.read_only:
             raise StoreError(f"audit store {self.label} was opened read-only; open it again to append")
         refuse_repeated_ids(batch)
-        return self._group.submit(batch)
+        return self._group.submit(batch, prepare(batch))
 
     def _write_group(self, group: list[Pending]) -> None:
         started = time.perf_counter()
@@ -174,11 +176,10 @@ class SqlAuditStore(AuditStore):
 
     def _write_batch(self, conn: Any, pending: Pending, seq: int, prev: str) -> tuple[int, str]:
         """One caller's batch in its own savepoint; a refused batch leaves the others alone."""
-        stored, rows, data = chain_batch(pending.batch, seq, prev)
+        stored, rows, facts = link(pending.prepared, seq, prev)
         conn.execute("SAVEPOINT batch")
         try:
             self._executemany(conn, _INSERT_ROW, rows)
-            facts = [fact_row(row) for row in data]
             self._executemany(conn, self._insert_fact, facts)
             self._mark_actions(conn, facts)
         except self._db_error as exc:
@@ -473,7 +474,7 @@ class SqlAuditStore(AuditStore):
             self._rollback(conn)
             raise
 
-    def _mark_actions(self, conn: Any, facts: list[tuple[Any, ...]]) -> None:
+    def _mark_actions(self, conn: Any, facts: Sequence[Sequence[Any]]) -> None:
         """Copy each final action onto the facts row of the set it ends (what reports group by)."""
         actions = [(f[_ACTION], f[_IDX], f[_SET]) for f in facts if f[_TYPE] == "rep_action"]
         if actions:
