@@ -74,8 +74,13 @@ class FactStream(Iterator[Fact]):
             self._rows = iter(self._store._fact_rows(self._since))
         return Fact(*next(self._rows))
 
-    def summary(self, start: str, end: str, reps: set[str] | None) -> Summary:
-        return self._store._summary(max(start, self._since), end, reps)
+    def summary(self, start: str, end: str, reps: set[str] | None) -> Summary | None:
+        """None when the database cannot (a read-only log from before m005): add up in Python."""
+        try:
+            return self._store._summary(max(start, self._since), end, reps)
+        except self._store._db_error as exc:
+            logger.info("audit report added up in Python: %s", exc)
+            return None
 
 
 class SqlAuditStore(AuditStore):
