@@ -107,7 +107,7 @@ class PostgresAuditStore(SqlAuditStore):
             return None
         return exc.diag.constraint_name == "audit_events_one_action"
 
-    def _executemany(self, conn: Any, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    def _executemany(self, conn: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with conn.cursor() as cursor:
             cursor.executemany(self._q(sql), rows)
 

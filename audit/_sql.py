@@ -114,7 +114,7 @@ class SqlAuditStore(AuditStore):
         """True: a second rep_action on a set; False: another unique violation; None: not one."""
         ...
 
-    def _executemany(self, conn: Any, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    def _executemany(self, conn: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         conn.executemany(self._q(sql), rows)
 
     @abstractmethod
