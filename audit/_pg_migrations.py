@@ -129,6 +129,8 @@ def apply_pg_migrations(conn: Any, migrations: Sequence[Migration] = PG_MIGRATIO
             if done is None:
                 for statement in migration.statements:
                     conn.execute(statement)
+                if migration.run is not None:
+                    migration.run(conn)
                 applied_at = datetime.now(UTC).isoformat(timespec="microseconds")
                 conn.execute(
                     "INSERT INTO _migrations (name, applied_at) VALUES (%s, %s)", (migration.name, applied_at)

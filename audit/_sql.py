@@ -94,6 +94,8 @@ class SqlAuditStore(AuditStore):
     _busy_timeout_s: float
     _db_error: type[Exception]
     _insert_fact: str
+    _type_scan = "type"
+    """How report scans name ``type`` (SQLite: ``+type``, so that no partial index is used for a scan)."""
 
     def _init_common(self) -> None:
         self._lock = threading.Lock()
@@ -185,8 +187,7 @@ class SqlAuditStore(AuditStore):
         conn.execute("SAVEPOINT batch")
         try:
             self._executemany(conn, _INSERT_ROW, rows)
-            self._executemany(conn, self._insert_fact, facts)
-            self._mark_actions(conn, facts)
+            self._write_facts(conn, facts)
         except self._db_error as exc:
             conflict = self._action_conflict(exc)
             if conflict is None:
@@ -253,7 +254,7 @@ class SqlAuditStore(AuditStore):
                 event = incident_event(mismatch, checkpoint, tail, actor, reason)
                 [stored], rows, _ = chain_batch([event], tail.seq, tail.hash)
                 self._executemany(conn, _INSERT_ROW, rows)
-                self._executemany(conn, self._insert_fact, [fact_of(stored).row()])
+                self._write_facts(conn, [fact_of(stored).row()])
                 conn.execute("COMMIT")
             except self._db_error as exc:
                 self._rollback(conn)
@@ -323,7 +324,7 @@ class SqlAuditStore(AuditStore):
                 event = purge_event(before, actor, first, through, str(found[0]))
                 [stored], rows, _ = chain_batch([event], tail.seq, tail.hash)
                 self._executemany(conn, _INSERT_ROW, rows)
-                self._executemany(conn, self._insert_fact, [fact_of(stored).row()])
+                self._write_facts(conn, [fact_of(stored).row()])
                 conn.execute("COMMIT")
             except self._db_error as exc:
                 self._rollback(conn)
@@ -422,7 +423,8 @@ class SqlAuditStore(AuditStore):
             return Summary([], [], [])
 
         def where(alias: str) -> tuple[str, list[Any]]:
-            terms, params = [f"{alias}type = 'suggestion_shown'"], list[Any]()
+            column = f"{alias}type" if alias else self._type_scan
+            terms, params = [f"{column} = 'suggestion_shown'"], list[Any]()
             if start:
                 terms.append(f"{alias}at >= ?")
                 params.append(start)
@@ -436,8 +438,6 @@ class SqlAuditStore(AuditStore):
 
         dims = "actor, engine, prompts, competitor, missing_roles"
         shown, params = where("")
-        keys = f"{dims}, citations, fallback, set_action, set_idx"
-        sets_query = f"SELECT {keys}, count(*) FROM audit_facts WHERE {shown} GROUP BY {keys}"
         latency_query = (
             f"SELECT latency_ms, count(*) FROM audit_facts WHERE {shown} AND latency_ms IS NOT NULL"
             " GROUP BY latency_ms"
@@ -451,10 +451,16 @@ class SqlAuditStore(AuditStore):
         )
         with self._lock:
             conn = self._connection()
-            sets = conn.execute(self._q(sets_query), params).fetchall()
+            sets = self._set_groups(conn, shown, params)
             latencies = conn.execute(self._q(latency_query), params).fetchall()
             feedback = conn.execute(self._q(feedback_query), set_params).fetchall()
-        return Summary([tuple(r) for r in sets], [tuple(r) for r in latencies], [tuple(r) for r in feedback])
+        return Summary(sets, [tuple(r) for r in latencies], [tuple(r) for r in feedback])
+
+    def _set_groups(self, conn: Any, shown: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        """``Summary.sets`` of the facts rows matching ``shown`` (a hash aggregate in PostgreSQL)."""
+        keys = "actor, engine, prompts, competitor, missing_roles, citations, fallback, set_action, set_idx"
+        query = f"SELECT {keys}, count(*) FROM audit_facts WHERE {shown} GROUP BY {keys}"
+        return [tuple(r) for r in conn.execute(self._q(query), params).fetchall()]
 
     def _backfill_facts(self, conn: Any) -> None:
         """Facts for rows written before the facts table existed (or by an older version)."""
@@ -472,12 +478,16 @@ class SqlAuditStore(AuditStore):
                 except AuditIntegrityError as exc:  # verify() names it; reports stop before it
                     logger.warning("audit facts not rebuilt past seq %d: %s", row[0] - 1, exc)
                     break
-            self._executemany(conn, self._insert_fact, facts)
-            self._mark_actions(conn, facts)
+            self._write_facts(conn, facts)
             conn.execute("COMMIT")
         except BaseException:
             self._rollback(conn)
             raise
+
+    def _write_facts(self, conn: Any, facts: Sequence[Sequence[Any]]) -> None:
+        """Insert the facts rows (``FACT_COLUMNS`` order), then ``_mark_actions``."""
+        self._executemany(conn, self._insert_fact, facts)
+        self._mark_actions(conn, facts)
 
     def _mark_actions(self, conn: Any, facts: Sequence[Sequence[Any]]) -> None:
         """Copy each final action onto the facts row of the set it ends (what reports group by)."""

@@ -169,6 +169,7 @@ def check_previous_schema_log(store: AuditStore) -> None:
     """What a store opened on ``previous_schema_log`` must do: verify, report, append."""
     report = store.verify()
     assert report.ok and report.rows_checked == len(review_events()), report
+    assert store.facts().summary("", "", None) is not None  # type: ignore[attr-defined]
     in_database = build_report(store.facts())
     assert in_database == build_report(list(store.facts()))
     totals = in_database["totals"]
@@ -340,6 +341,7 @@ class AuditStoreConformance:
             {"reps": ["rep-1", "rep-2"]},
             {"reps": []},
         ]
+        assert store.facts().summary("", "", None) is not None  # type: ignore[attr-defined]
         for window in windows:
             in_database = build_report(store.facts(), **window)
             in_python = build_report(list(store.facts()), **window)
