@@ -28,6 +28,7 @@ from ._checkpoint import (
     TailMismatch,
     check_tail,
     read_checkpoint,
+    update_checkpoint,
     write_checkpoint,
 )
 from ._events import AuditEvent, iso_utc
@@ -101,6 +102,7 @@ class SqlAuditStore(AuditStore):
         self._lock = threading.Lock()
         self._group = GroupCommit(self._write_group)
         self._lock_fd: int | None = None
+        self._head_fd: int | None = None
         self._conn: Any = None
 
     # -- dialect hooks -------------------------------------------------------
@@ -228,8 +230,9 @@ class SqlAuditStore(AuditStore):
         return tail, checkpoint, mismatch
 
     def _write_head(self, head: Checkpoint) -> None:
+        fd, self._head_fd = self._head_fd, None
         try:
-            write_checkpoint(self.checkpoint_path, head)
+            self._head_fd = update_checkpoint(self.checkpoint_path, head, fd)
         except OSError as exc:
             # The rows are committed; failing the append now would invite a retry
             # that duplicates them. The next append finds the checkpoint behind the
@@ -527,6 +530,9 @@ class SqlAuditStore(AuditStore):
             if self._lock_fd is not None:
                 os.close(self._lock_fd)
                 self._lock_fd = None
+            if self._head_fd is not None:
+                os.close(self._head_fd)
+                self._head_fd = None
 
     # -- helpers -------------------------------------------------------------
 

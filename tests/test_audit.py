@@ -636,6 +636,23 @@ class TestSQLiteAuditStore(AuditStoreConformance):
         leftovers = [p.name for p in store.path.parent.iterdir() if p.name.endswith(".tmp")]
         assert leftovers == []
 
+    def test_checkpoint_is_updated_in_place_and_follows_a_replaced_file(
+        self, store: SQLiteAuditStore
+    ) -> None:
+        fill(store, 3)
+        inode = store.checkpoint_path.stat().st_ino
+        stored = fill(store, 4)
+        assert store.checkpoint_path.stat().st_ino == inode  # one record rewritten, no new file
+        assert store.checkpoint_path.stat().st_size == 256
+        assert json.loads(store.checkpoint_path.read_text()) == {"seq": 7, "hash": stored[-1].hash}
+        moved = store.checkpoint_path.with_name("moved.head")
+        store.checkpoint_path.rename(moved)  # e.g. restored from a backup: a new file at the path
+        write_checkpoint(store.checkpoint_path, Checkpoint(7, stored[-1].hash))
+        [last] = store.append([shown(99)])
+        assert json.loads(store.checkpoint_path.read_text()) == {"seq": last.seq, "hash": last.hash}
+        assert json.loads(moved.read_text())["seq"] == 7  # the old file was left alone
+        assert store.verify().ok
+
     def test_unreadable_checkpoint_is_reported(self, store: SQLiteAuditStore) -> None:
         fill(store, 2)
         store.checkpoint_path.write_text("not json")
