@@ -32,20 +32,21 @@ floats below 1e-4 that Python writes with one. A match inside a string only cost
 the slow path; floats and everything else are otherwise written identically."""
 
 
-def canonical_bytes(row: Mapping[str, Any]) -> bytes:
+def canonical_bytes(row: Mapping[str, Any], *, floats: bool = True) -> bytes:
     """``canonical_json(row)`` encoded as UTF-8, ten times faster, for a row that
     already passed ``canonical_json`` once (``AuditEvent`` checks that when built:
     orjson would write NaN as ``null`` where ``canonical_json`` refuses it).
 
     orjson writes the same text as ``json.dumps`` for strings (every code point),
     integers, nesting and key order; where a number might be written differently
-    (or orjson refuses the value) this falls back to ``json.dumps``.
+    (or orjson refuses the value) this falls back to ``json.dumps``. ``floats=False``
+    skips looking for such numbers in a row known to hold none (integers are written alike).
     """
     try:
         data = orjson.dumps(row, option=orjson.OPT_SORT_KEYS)
     except TypeError:  # an integer beyond 64 bits, a lone surrogate, a non-str key, NaN
         return canonical_json(row).encode("utf-8")
-    if _MAYBE_OTHER_FLOAT.search(data) is not None:
+    if floats and _MAYBE_OTHER_FLOAT.search(data) is not None:
         return canonical_json(row).encode("utf-8")
     return data
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import types
+import typing
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -55,6 +57,25 @@ _AFTER = tuple(name for name in _FIELDS if name > "seq")
 assert _BEFORE and _BETWEEN and _AFTER, "the splice in link() needs fields around prev_hash and seq"
 
 
+def _may_hold_floats(names: tuple[str, ...]) -> bool:
+    """Whether any of these fields can hold a float (only str/int/bool/None fields cannot)."""
+    plain = {str, int, bool, type(None), dict[str, str]}
+    for name in names:
+        annotation = AuditEvent.model_fields[name].annotation
+        args = (
+            set(typing.get_args(annotation))
+            if typing.get_origin(annotation) in (typing.Union, types.UnionType)
+            else {annotation}
+        )
+        if not all(a in plain or typing.get_origin(a) is typing.Literal for a in args):
+            return True
+    return False
+
+
+_BETWEEN_FLOATS = _may_hold_floats(_BETWEEN)
+_AFTER_FLOATS = _may_hold_floats(_AFTER)
+
+
 @dataclass(slots=True)
 class Prepared:
     """An event encoded before its place in the chain is known: the canonical JSON
@@ -78,8 +99,8 @@ def prepare(batch: list[AuditEvent]) -> list[Prepared]:
             Prepared(
                 event,
                 canonical_bytes({k: row[k] for k in _BEFORE})[:-1],
-                canonical_bytes({k: row[k] for k in _BETWEEN})[1:-1],
-                canonical_bytes({k: row[k] for k in _AFTER})[1:],
+                canonical_bytes({k: row[k] for k in _BETWEEN}, floats=_BETWEEN_FLOATS)[1:-1],
+                canonical_bytes({k: row[k] for k in _AFTER}, floats=_AFTER_FLOATS)[1:],
                 list(fact_row(row)),
             )
         )
