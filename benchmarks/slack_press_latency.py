@@ -9,12 +9,14 @@ worker up, then sends N signed ``/suggest`` presses at once, each delivered twic
 (the second as a Slack retry, ``X-Slack-Retry-Num: 1``). A press's time runs from
 just before its request is sent to the moment the fake Slack receives its answer
 (the ephemeral Block Kit message on the response_url). Prints p50/p95/max, the
-acks' p95, and how many duplicate deliveries were processed (must be 0).
+acks' p95 and max, how many presses were told "busy, retry" instead of answered,
+and how many duplicate deliveries were processed (must be 0).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import socket
@@ -91,9 +93,10 @@ def run(workers: int, presses: int, home: Path) -> dict[str, float | int]:
         cmd = [str(COPILOT), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
         log = open(home / f"serve-{workers}.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        stack = contextlib.ExitStack()
         try:
             fake.wait_for("/api/auth.test", count=workers)
-            slack = SlackSender(f"http://127.0.0.1:{port}", SECRET)
+            slack = stack.enter_context(SlackSender(f"http://127.0.0.1:{port}", SECRET))
             run_id = f"w{workers}-{time.time_ns()}"  # trigger ids never repeat across runs on one home
             slack.command(
                 'deal customer="华东精工" industry=manufacturing stage=proposal', fake, f"deal-{run_id}"
@@ -106,6 +109,7 @@ def run(workers: int, presses: int, home: Path) -> dict[str, float | int]:
                 fake.wait_for(f"/response/{rid}")
             return measure(fake, slack, presses, run_id)
         finally:
+            stack.close()
             proc.terminate()
             proc.wait(timeout=60)
             log.close()
@@ -135,9 +139,11 @@ def measure(fake: RemoteFake, slack: SlackSender, presses: int, run_id: str) -> 
     with ThreadPoolExecutor(presses) as pool:
         list(pool.map(press, range(presses)))
     latencies = []
+    busy = 0
     for rid, started in sent.items():
         answer = fake.wait_for(f"/response/{rid}")[0]
         latencies.append((float(answer["at"]) - started) * 1000)  # type: ignore[arg-type]
+        busy += not answer["blocks"]  # told to retry (the engine's Busy) instead of suggestions
     slack.command("", fake, f"drain-{run_id}")  # answered after every earlier delivery was handled
     fake.wait_for(f"/response/drain-{run_id}")
     duplicates = sum(len(fake.calls(f"/response/{rid}")) - 1 for rid in sent)
@@ -147,6 +153,8 @@ def measure(fake: RemoteFake, slack: SlackSender, presses: int, run_id: str) -> 
         "p95_ms": round(percentile(latencies, 0.95), 1),
         "max_ms": round(max(latencies), 1),
         "ack_p95_ms": round(percentile([a * 1000 for a in acks], 0.95), 1),
+        "ack_max_ms": round(max(acks) * 1000, 1),
+        "busy_answers": busy,
         "duplicates_processed": duplicates,
     }
 
@@ -174,7 +182,9 @@ def main() -> None:
                 print(
                     f"{workers} worker(s), {r['presses']} concurrent presses: press->posted"
                     f" p50 {r['p50_ms']} ms,"
-                    f" p95 {r['p95_ms']} ms, max {r['max_ms']} ms; ack p95 {r['ack_p95_ms']} ms;"
+                    f" p95 {r['p95_ms']} ms, max {r['max_ms']} ms;"
+                    f" ack p95 {r['ack_p95_ms']} ms, max {r['ack_max_ms']} ms;"
+                    f" told busy: {r['busy_answers']};"
                     f" duplicate deliveries processed: {r['duplicates_processed']}",
                     flush=True,
                 )

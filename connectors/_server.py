@@ -23,8 +23,9 @@ shared parts through ``server``: ``server.copilot`` (the engine: ``await
 server.copilot.suggest(conversation, actor=...)``, the audit log, rep actions),
 ``server.state`` (chat state and the ``claim(key)`` that makes a retried delivery
 processed once across workers; a sync API: call it with ``asyncio.to_thread``)
-and ``server.settings``. Engine calls go inside ``async with server.press_slots`` (a
-worker runs a few presses at a time, first come first served). A handler verifies
+and ``server.settings``. The engine orders concurrent presses itself (its press
+lanes, first come first served) and raises ``Busy`` at once when too many wait: a
+connector tells the person to retry, after the platform was acknowledged. A handler verifies
 the request first (bad signature: 4xx, nothing processed or logged), acknowledges
 within the platform's limit and
 hands the work to ``server.spawn(coro)``, which keeps a reference to the task and
@@ -51,11 +52,6 @@ if TYPE_CHECKING:
 __all__ = ["Platform", "ServerState"]
 
 log = logging.getLogger("copilot.serve")
-# Presses running the engine at once in one worker. The engine's work is CPU (much of
-# it holding the GIL); letting 20 presses interleave makes every one finish near the
-# end and starves the event loop that must ack new requests within 3 s. Two keeps
-# the retrieval thread and the agents busy while the rest wait their turn, in order.
-PRESS_CONCURRENCY = 2
 
 
 @dataclass
@@ -76,7 +72,6 @@ class ServerState:
     copilot: Copilot
     state: StateStore
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
-    press_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(PRESS_CONCURRENCY))
 
     def spawn(self, work: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task[Any]:
         """Run ``work`` in the background after the platform was acknowledged."""

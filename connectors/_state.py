@@ -12,7 +12,8 @@ A chat key is the connector's choice (``slack:<channel>`` for a channel's deal,
 ``slack:<channel>:<thread_ts>`` for a thread, ``wecom:<chat id>``). Everything
 written is redacted again on the way in, so no raw personal data reaches the disk
 even if a caller forgot. Calls are synchronous and thread-safe: call them from
-async code with ``asyncio.to_thread``.
+async code with ``asyncio.to_thread``. ``put_secret``/``get_secret`` keep sealed
+(encrypted by the caller) values such as the Slack user tokens reps install.
 """
 
 from __future__ import annotations
@@ -89,6 +90,16 @@ class StateStore(Protocol):
     def claim(self, key: str) -> bool:
         """True for the first caller to claim ``key`` (a platform event id), False for
         every later one, in any process, for at least 24 hours."""
+        ...
+
+    def put_secret(self, key: str, sealed: bytes | None) -> None:
+        """Keep ``sealed`` (bytes the caller already encrypted, e.g. a rep's Slack user
+        token) under ``key``, replacing any; None deletes it. Apart from chat state:
+        stored as given, never redacted, never logged."""
+        ...
+
+    def get_secret(self, key: str) -> bytes | None:
+        """What ``put_secret`` stored under ``key``, or None."""
         ...
 
     def ping(self) -> None:

@@ -27,6 +27,11 @@ MIGRATIONS: list[tuple[str, str]] = [
         "CREATE TABLE copilot_platform_claims (key TEXT PRIMARY KEY, claimed_at DOUBLE PRECISION NOT NULL);"
         "CREATE INDEX copilot_platform_claims_at ON copilot_platform_claims (claimed_at);",
     ),
+    (
+        "0002_sealed_secrets",
+        "CREATE TABLE copilot_sealed_secrets (key TEXT PRIMARY KEY, value BYTEA NOT NULL,"
+        " updated_at DOUBLE PRECISION NOT NULL);",
+    ),
 ]
 
 
@@ -94,6 +99,24 @@ class PostgresStateStore(StateStore):
             )
         )
         return cursor.rowcount == 1
+
+    def put_secret(self, key: str, sealed: bytes | None) -> None:
+        if sealed is None:
+            self._run(lambda c: c.execute("DELETE FROM copilot_sealed_secrets WHERE key = %s", (key,)))
+            return
+        self._run(
+            lambda c: c.execute(
+                "INSERT INTO copilot_sealed_secrets (key, value, updated_at) VALUES (%s, %s, %s)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                (key, sealed, time.time()),
+            )
+        )
+
+    def get_secret(self, key: str) -> bytes | None:
+        row = self._run(
+            lambda c: c.execute("SELECT value FROM copilot_sealed_secrets WHERE key = %s", (key,)).fetchone()
+        )
+        return None if row is None else bytes(row[0])
 
     def ping(self) -> None:
         self._run(lambda c: c.execute("SELECT 1").fetchone())

@@ -30,6 +30,10 @@ MIGRATIONS: list[tuple[str, str]] = [
         "CREATE TABLE platform_claims (key TEXT PRIMARY KEY, claimed_at REAL NOT NULL);"
         "CREATE INDEX platform_claims_at ON platform_claims (claimed_at);",
     ),
+    (
+        "0002_sealed_secrets",
+        "CREATE TABLE sealed_secrets (key TEXT PRIMARY KEY, value BLOB NOT NULL, updated_at REAL NOT NULL);",
+    ),
 ]
 
 
@@ -105,6 +109,25 @@ class SQLiteStateStore(StateStore):
                 )
             )
         return cursor.rowcount == 1
+
+    def put_secret(self, key: str, sealed: bytes | None) -> None:
+        if sealed is None:
+            statement, args = "DELETE FROM sealed_secrets WHERE key = ?", (key,)
+        else:
+            statement = (
+                "INSERT INTO sealed_secrets (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key)"
+                " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
+            )
+            args = (key, sealed, time.time())  # type: ignore[assignment]
+        with self._lock:
+            self._run(lambda c: c.execute(statement, args))
+
+    def get_secret(self, key: str) -> bytes | None:
+        with self._lock:
+            row = self._run(
+                lambda c: c.execute("SELECT value FROM sealed_secrets WHERE key = ?", (key,)).fetchone()
+            )
+        return None if row is None else bytes(row[0])
 
     def ping(self) -> None:
         with self._lock:

@@ -10,6 +10,8 @@ each worker when ``--workers`` is above 1.
 Routes: ``/healthz`` (200 when the stores answer, else 503) and ``/readyz``
 (200 once every platform has started and the knowledge base has atoms), plus
 the platforms' own (``/slack/events``, ``/wecom/callback``, ``/wecom/sidebar``).
+While serving, each worker records ``ignored`` every ``COPILOT_AUDIT_SWEEP_S`` for
+sets left without an action past ``COPILOT_ACTION_WINDOW_HOURS`` (``audit.sweep_forever``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -74,6 +77,7 @@ def mount_plan(settings: Settings) -> list[MountPlan]:
 def create_app(settings: Settings, *, copilot: Copilot | None = None) -> Starlette:
     """Load the engine and stores, mount the configured platforms; the caller owns
     ``copilot`` when it passes one (tests, benchmarks), else the app closes it."""
+    from audit import sweep_forever
     from connectors import ServerState, open_state_store
 
     from ._engine import Copilot
@@ -98,16 +102,26 @@ def create_app(settings: Settings, *, copilot: Copilot | None = None) -> Starlet
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        sweeper: asyncio.Task[None] | None = None
         try:
             for platform in platforms:
                 for hook in platform.startup:
                     await hook()
+            if settings.audit_sweep_s:
+                # Every worker sweeps; a set swept by two is recorded once (the log refuses a second).
+                window = timedelta(hours=settings.action_window_hours)
+                sweep = sweep_forever(engine.audit, window, every_s=settings.audit_sweep_s)
+                sweeper = asyncio.get_running_loop().create_task(sweep, name="audit sweep")
             health.started = True
             names = ", ".join(p.name for p in platforms) or "no platform"
             log.info("ready: %s mounted", names)
             yield
         finally:
             health.started = False
+            if sweeper is not None:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
             await server.drain()
             for platform in platforms:
                 for hook in platform.shutdown:

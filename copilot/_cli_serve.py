@@ -77,7 +77,10 @@ def serve(host: str, port: int, workers: int, slack_socket_mode: bool) -> None:
 
 def _where(platform: str, config: Settings) -> str:
     if platform == "slack":
-        return "Socket Mode" if config.slack_socket_mode else "POST /slack/events"
+        where = "Socket Mode" if config.slack_socket_mode else "POST /slack/events"
+        if config.slack_client_id and config.slack_client_secret:
+            where += "; reps connect at GET /slack/oauth_redirect (/suggest connect)"
+        return where
     if platform == "wecom":
         return "/wecom/callback, /wecom/sidebar"
     return f"/{platform}"

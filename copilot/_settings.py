@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     action_window_hours: float = Field(
         default=24.0, gt=0, le=24 * 90, description="After this, a set without a final action is `ignored`."
     )
+    audit_sweep_s: float = Field(
+        default=300.0,
+        ge=0,
+        le=86_400,
+        description="How often `copilot serve` records `ignored` for sets past the window (0: never).",
+    )
     audit_signing_key: SecretStr | None = Field(
         default=None, description="Ed25519 private key (PEM or 64 hex) signing exported checkpoints."
     )
@@ -97,6 +103,10 @@ class Settings(BaseSettings):
     slack_customer_users: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Slack user ids always treated as customers (comma-separated)."
     )
+    # Optional: reps connect their own Slack account (/suggest connect, OAuth v2 user scope
+    # chat:write) so Send posts as them; without these, Send posts as the bot naming the rep.
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
     slack_reply_window_s: int = Field(
         default=900,
         ge=0,

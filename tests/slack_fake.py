@@ -65,6 +65,9 @@ class FakeSlack:
         ]
         self.calls: list[Call] = []
         self.url = ""
+        self.socket_url = ""  # what apps.connections.open answers (slack_socket_fake)
+        self.oauth: dict[str, dict[str, Any]] = {}  # code -> oauth.v2.access answer
+        self.revoked: set[str] = set()  # user tokens Slack no longer accepts
         self._changed = threading.Condition()
 
     def record(self, call: Call) -> None:
@@ -92,7 +95,9 @@ class FakeSlack:
                     raise AssertionError(f"{count} call(s) to {path} not seen in {timeout} s; seen: {seen}")
                 self._changed.wait(left)
 
-    def answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+    def answer(self, method: str, args: dict[str, Any], auth: str = "") -> dict[str, Any]:
+        if auth.removeprefix("Bearer ") in self.revoked:
+            return {"ok": False, "error": "token_revoked"}
         if method == "auth.test":
             return {"ok": True, "team_id": TEAM, "user_id": "U0BOT", "bot_id": "B0BOT", "team": "Home"}
         if method == "conversations.history":
@@ -111,6 +116,15 @@ class FakeSlack:
                 "ts": f"{time.time():.6f}",
                 "message_ts": "1.2",
             }
+        if method == "apps.connections.open":
+            if not self.socket_url:
+                return {"ok": False, "error": "no_ws"}
+            return {"ok": True, "url": self.socket_url}
+        if method == "oauth.v2.access":
+            return self.oauth.pop(str(args.get("code")), {"ok": False, "error": "invalid_code"})
+        if method == "auth.revoke":
+            self.revoked.add(auth.removeprefix("Bearer "))
+            return {"ok": True, "revoked": True}
         if method == "views.open":
             return {"ok": True, "view": {"id": "V0VIEW", "hash": "h1"}}
         return {"ok": False, "error": "unknown_method"}
@@ -145,7 +159,7 @@ class _Handler(BaseHTTPRequestHandler):
                 args[key] = json.loads(args[key])
         self.fake.record(Call(path, args, self.headers.get("Authorization", ""), time.monotonic()))
         if path.startswith("/api/"):
-            reply = self.fake.answer(path.removeprefix("/api/"), args)
+            reply = self.fake.answer(path.removeprefix("/api/"), args, self.headers.get("Authorization", ""))
         elif path.startswith("/response/"):
             reply = {"ok": True}
         else:
@@ -191,6 +205,18 @@ class SlackSender:
     def __init__(self, base_url: str, secret: str) -> None:
         self.url = f"{base_url}/slack/events"
         self.secret = secret
+        # One client, shared by threads: a new client per request costs a TLS context each
+        # (tens of ms of CPU), which a benchmark would count as the server's ack time.
+        self.http = httpx.Client(timeout=10, limits=httpx.Limits(max_connections=100))
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> SlackSender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def post(
         self,
@@ -208,7 +234,7 @@ class SlackSender:
             "X-Slack-Signature": slack_signature(secret or self.secret, ts, body),
             **(headers or {}),
         }
-        return httpx.post(self.url, content=body, headers=signed, timeout=10)
+        return self.http.post(self.url, content=body, headers=signed)
 
     def event(self, payload: dict[str, Any], **kw: Any) -> httpx.Response:
         return self.post(json.dumps(payload).encode(), "application/json", **kw)

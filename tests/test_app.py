@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from asgi_server import serve_in_thread
 
-from audit import SQLiteAuditStore
+from audit import AuditEvent, SQLiteAuditStore, sweep_forever
 from copilot import Copilot, Settings
 from copilot._app import create_app, mount_plan
 from knowledge import BilingualEmbedding, ChromaAtomStore, ingest_atoms, load_atoms
@@ -94,3 +97,50 @@ def test_serve_says_what_is_mounted_and_answers_health(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.communicate(timeout=30)
+
+
+def test_every_workers_sweeper_records_each_set_once_quietly(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``serve`` runs ``audit.sweep_forever`` in every worker: sweepers racing over one
+    log record one ``ignored`` per set, and the refused duplicates make no noise."""
+    path = tmp_path / "audit.sqlite3"
+    old = datetime.now(UTC) - timedelta(hours=2)
+    with SQLiteAuditStore(path) as store:
+        store.append([_shown(f"ss-{n}", old) for n in range(30)])
+
+    async def two_workers() -> None:
+        stores = [SQLiteAuditStore(path), SQLiteAuditStore(path)]
+        sweepers = [asyncio.create_task(sweep_forever(s, timedelta(hours=1), every_s=0.01)) for s in stores]
+        try:
+            while len(list(stores[0].events(type="rep_action"))) < 30:
+                await asyncio.sleep(0.01)  # the sweepers write from their threads
+            for _ in range(3):  # a few more rounds of both sweepers finding nothing left to do
+                await asyncio.sleep(0.02)
+        finally:
+            for task in sweepers:
+                task.cancel()
+            await asyncio.gather(*sweepers, return_exceptions=True)
+            for store in stores:
+                store.close()
+
+    caplog.set_level(logging.INFO)
+    asyncio.run(two_workers())
+    with SQLiteAuditStore(path) as store:
+        actions = list(store.events(type="rep_action"))
+        assert sorted(e.suggestion_set_id for e in actions) == sorted(f"ss-{n}" for n in range(30))
+        assert {e.action for e in actions} == {"ignored"} and store.verify().ok
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def _shown(set_id: str, at: datetime) -> AuditEvent:
+    return AuditEvent(
+        type="suggestion_shown",
+        at=at,
+        actor="U1",
+        conversation_id="slack:C1",
+        suggestion_set_id=set_id,
+        output={"suggestions": [{"text": "Let us book a call.", "citations": ["obj-a"], "legal_basis": []}]},
+        engine="grounded",
+        atoms={"obj-a": 1},
+    )

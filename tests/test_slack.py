@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import stat
 import time
+import urllib.parse
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from asgi_server import serve_in_thread
 from slack_fake import FakeSlack, SlackSender, buttons, fake_slack
@@ -58,17 +63,25 @@ class Running:
         return self.fake.wait_for(f"/response/{rid}", lambda c: bool(c.body.get("blocks")))[0].body
 
 
-@pytest.fixture
-def running(tmp_path: Path, engine: Copilot) -> Iterator[Running]:
+@contextmanager
+def serve_slack(tmp_path: Path, engine: Copilot, **settings: Any) -> Iterator[Running]:
+    """The app in a thread on 127.0.0.1, Slack pointed at a fresh fake."""
     with fake_slack() as fake:
-        settings = Settings(
+        config = Settings(
             home=tmp_path / "home",
             slack_signing_secret=SECRET,
             slack_bot_token="xoxb-test",
             slack_api_url=f"{fake.url}/api/",
+            **settings,
         )
-        with serve_in_thread(create_app(settings, copilot=engine)) as url:
-            yield Running(fake, SlackSender(url, SECRET), url, engine)
+        with serve_in_thread(create_app(config, copilot=engine)) as url, SlackSender(url, SECRET) as sender:
+            yield Running(fake, sender, url, engine)
+
+
+@pytest.fixture
+def running(tmp_path: Path, engine: Copilot) -> Iterator[Running]:
+    with serve_slack(tmp_path, engine) as run:
+        yield run
 
 
 def set_deal(run: Running) -> None:
@@ -303,3 +316,150 @@ def test_customer_text_cannot_mention_or_link(running: Running) -> None:
     running.slack.command("", running.fake, "1")
     text = json.dumps(running.answer("1")["blocks"], ensure_ascii=False)
     assert "<!channel>" not in text and "<https://evil.test" not in text
+
+
+def test_a_busy_engine_tells_the_rep_to_retry(running: Running) -> None:
+    """Past COPILOT_MAX_WAITING_PRESSES the press is acked, then the rep is told to retry."""
+    set_deal(running)
+    lanes = running.engine.lanes
+    held = [lanes.ticket() for _ in range(lanes.max_waiting)]  # presses still waiting their turn
+    try:
+        assert running.slack.command("", running.fake, "busy").status_code == 200
+        [told] = running.fake.wait_for("/response/busy")
+    finally:
+        for ticket in held:
+            ticket.done()
+    assert "busy" in told.body["text"] and "again" in told.body["text"]
+    assert running.slack.command("", running.fake, "after").status_code == 200
+    assert "极光数仓" in json.dumps(running.answer("after")["blocks"], ensure_ascii=False)
+
+
+def test_serve_records_ignored_for_sets_left_alone(tmp_path: Path, engine: Copilot) -> None:
+    """The app's audit sweep: a set with no action within the window becomes ``ignored``
+    (once, though it sweeps again and again)."""
+    with serve_slack(tmp_path, engine, action_window_hours=0.5 / 3600, audit_sweep_s=0.1) as run:
+        run.slack.command("", run.fake, "1")
+        send = next(b for b in buttons(run.answer("1")["blocks"]) if b["action_id"] == "copilot_send")
+        set_id = json.loads(send["value"])["s"]
+        run.wait_for_event("rep_action", set_id)
+        [ignored] = run.events("rep_action", set_id)
+        assert ignored.action == "ignored" and "no action within" in ignored.reason
+        run.slack.click(send, run.fake, "late")  # too late: the rep is told, nothing is added
+        refused = run.fake.wait_for("/api/chat.postEphemeral")[0].body["text"]
+        assert "already" in refused.lower()
+        assert len(run.events("rep_action", set_id)) == 1
+
+
+CLIENT = {"slack_client_id": "123.456", "slack_client_secret": "client-secret-for-tests"}
+USER_TOKEN = "xoxp-rep-user-token-secret"
+
+
+def grant(user: str = "U0REP", token: str = USER_TOKEN, scope: str = "chat:write") -> dict[str, Any]:
+    """What oauth.v2.access answers for a user-scope-only install."""
+    return {
+        "ok": True,
+        "app_id": "A0APP",
+        "authed_user": {"id": user, "scope": scope, "access_token": token, "token_type": "user"},
+        "team": {"id": "T0HOME"},
+        "enterprise": None,
+    }
+
+
+def connect(run: Running, rid: str, user: str = "U0REP") -> dict[str, str]:
+    """``/suggest connect``: the link button's URL, as its query parameters."""
+    run.slack.command("connect", run.fake, rid, user=user)
+    [answer] = run.fake.wait_for(f"/response/{rid}")
+    [link] = [b for b in buttons(answer.body["blocks"]) if "url" in b]
+    url = urllib.parse.urlsplit(link["url"])
+    assert f"{url.scheme}://{url.netloc}" == run.fake.url and url.path == "/oauth/v2/authorize"
+    return dict(urllib.parse.parse_qsl(url.query))
+
+
+def test_connected_rep_sends_as_themselves_until_the_token_dies(
+    tmp_path: Path, engine: Copilot, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with serve_slack(tmp_path, engine, **CLIENT) as run:
+        query = connect(run, "c")
+        assert query["client_id"] == "123.456" and query["user_scope"] == "chat:write"
+        run.fake.oauth["code-1"] = grant()
+        back = httpx.get(
+            f"{run.url}/slack/oauth_redirect", params={"code": "code-1", "state": query["state"]}
+        )
+        assert back.status_code == 200 and "Connected" in back.text
+        assert back.headers["cache-control"] == "no-store" and USER_TOKEN not in back.text
+        [exchange] = run.fake.find("/api/oauth.v2.access")
+        assert exchange.body == {"client_id": "123.456", "client_secret": CLIENT["slack_client_secret"]} | {
+            "code": "code-1"
+        }
+        assert exchange.auth == ""  # not the bot token
+        replay = httpx.get(
+            f"{run.url}/slack/oauth_redirect", params={"code": "code-1", "state": query["state"]}
+        )
+        assert replay.status_code == 400 and "already used" in replay.text
+        state_file = tmp_path / "home" / "state.sqlite3"
+        for part in (tmp_path / "home").glob("state.sqlite3*"):  # the file and its WAL: sealed at rest
+            assert USER_TOKEN.encode() not in part.read_bytes()
+        assert stat.S_IMODE(state_file.stat().st_mode) == 0o600
+
+        set_deal(run)
+        run.slack.command("", run.fake, "1")
+        send = next(b for b in buttons(run.answer("1")["blocks"]) if b["action_id"] == "copilot_send")
+        run.slack.click(send, run.fake, "s1")
+        [posted] = run.fake.wait_for("/api/chat.postMessage")
+        assert posted.auth == f"Bearer {USER_TOKEN}" and "blocks" not in posted.body  # the rep's own message
+        run.wait_for_event("rep_action", json.loads(send["value"])["s"])
+
+        run.fake.revoked.add(USER_TOKEN)  # the rep removed the app from their account
+        run.slack.command("", run.fake, "2")
+        send = next(b for b in buttons(run.answer("2")["blocks"]) if b["action_id"] == "copilot_send")
+        run.slack.click(send, run.fake, "s2")
+        posts = run.fake.wait_for("/api/chat.postMessage", count=3)
+        assert posts[1].auth == f"Bearer {USER_TOKEN}" and posts[2].auth == "Bearer xoxb-test"
+        assert "<@U0REP>" in json.dumps(posts[2].body["blocks"])
+        told = run.fake.wait_for("/api/chat.postEphemeral", lambda c: "connect" in c.body["text"])
+        assert told[0].body["user"] == "U0REP"
+        run.slack.command("", run.fake, "3")
+        send = next(b for b in buttons(run.answer("3")["blocks"]) if b["action_id"] == "copilot_send")
+        run.slack.click(send, run.fake, "s3")
+        posts = run.fake.wait_for("/api/chat.postMessage", count=4)
+        assert posts[3].auth == "Bearer xoxb-test"  # the dead token was dropped, not tried again
+    logged = [json.dumps(e.model_dump(mode="json")) for e in engine.audit.events()]
+    assert not [line for line in logged if USER_TOKEN in line]
+    ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith(("copilot", "uvicorn")))
+    assert USER_TOKEN not in ours and "code-1" not in ours
+
+
+def test_connect_refuses_forged_foreign_and_declined_installs(tmp_path: Path, engine: Copilot) -> None:
+    with serve_slack(tmp_path, engine, **CLIENT) as run:
+        redirect = f"{run.url}/slack/oauth_redirect"
+        forged = httpx.get(redirect, params={"code": "c", "state": "e30.0000"})
+        assert forged.status_code == 400 and "not one Sales Copilot made" in forged.text
+        state = connect(run, "c")["state"]
+        data, mac = state.split(".")
+        claims = json.loads(base64.urlsafe_b64decode(data))
+        tampered = base64.urlsafe_b64encode(json.dumps(claims | {"u": "U0REP2"}).encode()).decode()
+        assert httpx.get(redirect, params={"code": "c", "state": f"{tampered}.{mac}"}).status_code == 400
+        run.fake.oauth["code-2"] = grant(user="U0REP2", token="xoxp-someone-else")
+        foreign = httpx.get(redirect, params={"code": "code-2", "state": state})
+        assert foreign.status_code == 400 and "another Slack user" in foreign.text
+        [revoke] = run.fake.find("/api/auth.revoke")  # the stray token is not kept
+        assert revoke.auth == "Bearer xoxp-someone-else"
+        declined = httpx.get(redirect, params={"error": "access_denied", "state": state})
+        assert declined.status_code == 200 and "Not connected" in declined.text
+        run.slack.command("disconnect", run.fake, "d")
+        assert "not connected" in run.fake.wait_for("/response/d")[0].body["text"]
+
+        state = connect(run, "c2")["state"]
+        run.fake.oauth["code-3"] = grant()
+        assert httpx.get(redirect, params={"code": "code-3", "state": state}).status_code == 200
+        run.slack.command("disconnect", run.fake, "d2")
+        assert "Disconnected" in run.fake.wait_for("/response/d2")[0].body["text"]
+        assert USER_TOKEN in run.fake.revoked
+
+
+def test_connect_without_an_oauth_client_explains_who_enables_it(running: Running) -> None:
+    running.slack.command("connect", running.fake, "c")
+    text = running.fake.wait_for("/response/c")[0].body["text"]
+    assert "COPILOT_SLACK_CLIENT_ID" in text
+    assert httpx.get(f"{running.url}/slack/oauth_redirect").status_code == 404

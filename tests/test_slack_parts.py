@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 from slack_fake import slack_signature
@@ -12,6 +13,7 @@ from connectors.slack._actions import classify_reply
 from connectors.slack._blocks import answer_blocks, escape, parse_value
 from connectors.slack._command import merge_deal, parse_command
 from connectors.slack._conversation import slack_text
+from connectors.slack._install import QueryFreeAccessLog
 from copilot import Deal, DecisionChainReport, Settings, Suggestion, SuggestionSet
 from copilot.errors import InputError
 
@@ -20,6 +22,7 @@ def test_parse_command_kinds_and_quoted_values() -> None:
     assert parse_command("").kind == "suggest"
     assert parse_command("  help ").kind == "help"
     assert parse_command("deal").kind == "show_deal"
+    assert parse_command("connect").kind == "connect" and parse_command("Disconnect").kind == "disconnect"
     command = parse_command(
         'deal customer="华东 精工" industry=manufacturing stage=Proposal product=“MES Cloud”'
     )
@@ -138,3 +141,14 @@ def test_who_is_customer() -> None:
     assert _side({"team_id": "T0HOME"}, "U0LISTED", **home) == "customer"  # type: ignore[arg-type]
     assert _side({"team_id": "T0HOME"}, "U0MATE", **home) == "partner"  # type: ignore[arg-type]
     assert _side({"id": "U9"}, "U9", **home) == "partner"  # type: ignore[arg-type]
+
+
+def test_access_log_never_carries_the_oauth_code() -> None:
+    """uvicorn's access line for the OAuth redirect loses its query (the code and state)."""
+    args = ("1.2.3.4:5", "GET", "/slack/oauth_redirect?code=c-123&state=s", "1.1", 200)
+    record = logging.LogRecord("uvicorn.access", logging.INFO, "", 0, '%s - "%s %s HTTP/%s" %d', args, None)
+    assert QueryFreeAccessLog().filter(record)
+    assert "c-123" not in record.getMessage() and "/slack/oauth_redirect" in record.getMessage()
+    other = ("1.2.3.4:5", "GET", "/readyz?x=1", "1.1", 200)
+    record = logging.LogRecord("uvicorn.access", logging.INFO, "", 0, '%s - "%s %s HTTP/%s" %d', other, None)
+    assert QueryFreeAccessLog().filter(record) and "/readyz?x=1" in record.getMessage()

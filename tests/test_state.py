@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import sqlite3
 import stat
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +15,7 @@ import psycopg
 import pytest
 
 from connectors import ChatState, ShownSet, StateStore, open_state_store
+from connectors._state_sqlite import MIGRATIONS as STATE_MIGRATIONS
 from connectors._state_sqlite import SQLiteStateStore
 from copilot import Deal, Message, Participant, Settings
 from copilot.errors import StoreError
@@ -44,7 +48,8 @@ def pg_url() -> Iterator[str]:
 def _reset_pg(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
-            "DROP TABLE IF EXISTS copilot_chat_state, copilot_platform_claims, copilot_state_migrations"
+            "DROP TABLE IF EXISTS copilot_chat_state, copilot_platform_claims, copilot_sealed_secrets,"
+            " copilot_state_migrations"
         )
 
 
@@ -155,6 +160,23 @@ class StateStoreConformance:
         finally:
             reopened.close()
 
+    def test_sealed_secrets_round_trip_untouched_and_delete(
+        self, settings: Settings, store: StateStore
+    ) -> None:
+        sealed = bytes(range(256)) + b"13812345678 a@b.cn"  # bytes as given, not redacted
+        assert store.get_secret("slack:user-token:U1") is None
+        store.put_secret("slack:user-token:U1", sealed)
+        store.put_secret("slack:user-token:U1", sealed + b"!")
+        store.close()
+        reopened = open_state_store(settings)
+        try:
+            assert reopened.get_secret("slack:user-token:U1") == sealed + b"!"
+            reopened.put_secret("slack:user-token:U1", None)
+            reopened.put_secret("slack:user-token:U9", None)  # deleting nothing is fine
+            assert reopened.get_secret("slack:user-token:U1") is None
+        finally:
+            reopened.close()
+
     def test_closed_store_raises_store_error(self, store: StateStore) -> None:
         store.close()
         with pytest.raises(StoreError, match="closed"):
@@ -178,6 +200,23 @@ class TestSQLiteStateStore(StateStoreConformance):
         assert isinstance(store, SQLiteStateStore)
         assert stat.S_IMODE(settings.state_path.stat().st_mode) == 0o600
         assert stat.S_IMODE(settings.home.stat().st_mode) == 0o700
+
+    def test_upgrades_from_the_previous_schema(self, settings: Settings) -> None:
+        """A state file written before sealed secrets existed gains them and keeps its rows."""
+        settings.home.mkdir(mode=0o700)
+        with contextlib.closing(sqlite3.connect(settings.state_path)) as conn, conn:
+            conn.execute("CREATE TABLE state_migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+            for statement in filter(str.strip, STATE_MIGRATIONS[0][1].split(";")):
+                conn.execute(statement)
+            conn.execute("INSERT INTO state_migrations VALUES (?, 0)", (STATE_MIGRATIONS[0][0],))
+            conn.execute("INSERT INTO platform_claims VALUES ('slack:event:Ev1', ?)", (time.time(),))
+        store = open_state_store(settings)
+        try:
+            assert store.claim("slack:event:Ev1") is False
+            store.put_secret("k", b"sealed")
+            assert store.get_secret("k") == b"sealed"
+        finally:
+            store.close()
 
     def test_unwritable_home_is_a_store_error(self, tmp_path: Path) -> None:
         blocker = tmp_path / "file"

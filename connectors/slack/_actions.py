@@ -23,6 +23,7 @@ from .._state import ChatState, ShownSet
 from ._blocks import ACTION_IDS, edit_modal, escape, parse_value
 from ._context import SlackContext
 from ._conversation import chat_key, slack_text
+from ._install import DEAD_TOKEN_ERRORS
 
 __all__ = ["classify_reply", "on_action", "on_edit_submitted", "on_message"]
 
@@ -35,6 +36,8 @@ async def on_action(ctx: SlackContext, body: dict[str, Any]) -> None:
     action = (body.get("actions") or [{}])[0]
     user = str((body.get("user") or {}).get("id", ""))
     response_url = str(body.get("response_url") or "") or None
+    if action.get("action_id") == ACTION_IDS["connect"]:
+        return
     try:
         set_id, index, chat = parse_value(str(action.get("value") or ""))
     except ValueError:
@@ -154,10 +157,25 @@ async def _mark_acted(ctx: SlackContext, chat: str, set_id: str) -> None:
 
 
 async def _post_as_rep(ctx: SlackContext, shown: ShownSet, text: str) -> None:
-    """Post in the chat as the bot, naming the rep who chose the reply."""
+    """Post in the chat as the rep when they connected their account (/suggest connect),
+    else as the bot, naming the rep who chose the reply."""
     kwargs: dict[str, Any] = {"thread_ts": shown.place["thread_ts"]} if shown.place.get("thread_ts") else {}
+    channel = shown.place.get("channel", "")
+    token = await ctx.tokens.token(shown.rep) if ctx.tokens else None
+    if token and ctx.tokens:
+        try:
+            await ctx.client.chat_postMessage(token=token, channel=channel, text=text, **kwargs)
+            return
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", "error"))
+            log.warning("slack post as rep %s failed (%s); posting as the bot", shown.rep, error)
+            if error in DEAD_TOKEN_ERRORS:
+                await ctx.tokens.forget(shown.rep, revoke=False)
+                note = "Your Slack connection stopped working, so Sales Copilot posted for you."
+                note += " To post as yourself again: /suggest connect"
+                await ctx.tell(note, rep=shown.rep, channel=channel, thread_ts=kwargs.get("thread_ts"))
     await ctx.client.chat_postMessage(
-        channel=shown.place.get("channel", ""),
+        channel=channel,
         text=text,
         blocks=[
             {"type": "section", "text": {"type": "mrkdwn", "text": escape(text)}},

@@ -18,6 +18,7 @@ __all__ = [
     "answer_blocks",
     "answer_text",
     "button_value",
+    "connect_blocks",
     "edit_modal",
     "escape",
     "note_blocks",
@@ -30,6 +31,7 @@ ACTION_IDS = {
     "helpful": "copilot_helpful_yes",
     "unhelpful": "copilot_helpful_no",
     "dismiss": "copilot_dismiss",
+    "connect": "copilot_connect",  # a link button: Slack opens the URL and tells us; nothing to do
 }
 EDIT_CALLBACK = "copilot_edit_send"
 _LABELS = {
@@ -244,6 +246,18 @@ def answer_text(result: SuggestionSet) -> str:
 
 def note_blocks(text: str) -> list[dict[str, Any]]:
     return [_section(escape(text))]
+
+
+def connect_blocks(text: str, url: str) -> list[dict[str, Any]]:
+    """The ``/suggest connect`` answer: why, and a button to Slack's authorize page."""
+    button = {
+        "type": "button",
+        "action_id": ACTION_IDS["connect"],
+        "text": {"type": "plain_text", "text": "Connect my Slack account"},
+        "url": url,
+        "style": "primary",
+    }
+    return [_section(escape(text)), {"type": "actions", "elements": [button]}]
 
 
 def edit_modal(text: str, metadata: str, language: str) -> dict[str, Any]:

@@ -3,6 +3,7 @@
     /suggest                                    suggest replies for this channel
     /suggest deal                               show the channel's deal context
     /suggest deal customer="华东精工" industry=manufacturing stage=proposal product="MES Cloud"
+    /suggest connect | disconnect               let Send post as you (or stop)
     /suggest help
 
 Values with spaces go in double quotes (Slack's curly quotes are accepted too).
@@ -26,7 +27,8 @@ USAGE = (
     "*/suggest* — three compliant replies for this conversation, visible only to you\n"
     "*/suggest deal* — show this channel's deal context\n"
     '*/suggest deal customer="华东精工" industry=manufacturing stage=proposal product="MES Cloud"* — set it '
-    "(values with spaces in double quotes; stages: " + ", ".join(STAGES) + ")"
+    "(values with spaces in double quotes; stages: " + ", ".join(STAGES) + ")\n"
+    "*/suggest connect* — let Send post as you (once); */suggest disconnect* — stop"
 )
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "＂": '"', "＝": "="})
 _PAIR = re.compile(r'\s*([A-Za-z_]+)\s*=\s*(?:"([^"]*)"|([^\s"]+))')
@@ -35,7 +37,7 @@ MAX_COMMAND_CHARS = 1000
 
 @dataclass(frozen=True)
 class SuggestCommand:
-    kind: Literal["suggest", "show_deal", "set_deal", "help"]
+    kind: Literal["suggest", "show_deal", "set_deal", "help", "connect", "disconnect"]
     fields: dict[str, str] = field(default_factory=dict)
 
 
@@ -49,6 +51,8 @@ def parse_command(text: str) -> SuggestCommand:
     head, _, rest = text.partition(" ")
     if head.lower() in ("help", "?"):
         return SuggestCommand("help")
+    if head.lower() in ("connect", "disconnect") and not rest.strip():
+        return SuggestCommand("connect" if head.lower() == "connect" else "disconnect")
     if head.lower() != "deal":
         raise InputError(f"unknown /suggest option {head[:40]!r}. Usage:\n{USAGE}")
     rest = rest.strip()

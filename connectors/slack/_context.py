@@ -16,6 +16,7 @@ from .._server import ServerState
 from .._state import ChatState, StateStore
 from ._blocks import escape, note_blocks
 from ._conversation import Directory
+from ._install import UserTokens
 
 __all__ = ["SlackContext", "SlackIdentity"]
 
@@ -47,6 +48,7 @@ class SlackContext:
     server: ServerState
     client: AsyncWebClient
     identity: SlackIdentity
+    tokens: UserTokens | None = None  # reps' own tokens, when the OAuth client is configured
     directory: Directory = field(init=False)
     duplicates: int = 0
 

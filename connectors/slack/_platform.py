@@ -1,5 +1,7 @@
 """The Slack platform in ``copilot serve``: POST /slack/events (or Socket Mode).
 
+With ``COPILOT_SLACK_CLIENT_ID``/``_SECRET`` set it also serves GET
+/slack/oauth_redirect, where reps connect their own account (``_install.py``).
 Every request is size-checked and its signature verified before Bolt or any log
 sees it; a bad or stale signature gets 401 and nothing else happens. Bolt's own
 verification is off (ours already ran) and its logger never goes below WARNING,
@@ -27,6 +29,7 @@ from copilot.errors import ConnectorError
 
 from .._server import Platform, ServerState
 from ._context import SlackContext, SlackIdentity
+from ._install import QueryFreeAccessLog, UserTokens, oauth_redirect
 from ._verify import signature_problem
 
 __all__ = ["MAX_BODY_BYTES", "missing_settings", "platform", "quiet_logger", "web_client"]
@@ -91,7 +94,8 @@ def platform(server: ServerState) -> Platform:
         request_verification_enabled=False,  # verified by events() before Bolt sees the request
         signing_secret="",
     )
-    register(bolt, SlackContext(server=server, client=client, identity=identity))
+    tokens = UserTokens.from_settings(settings, server.state, client)
+    register(bolt, SlackContext(server=server, client=client, identity=identity, tokens=tokens))
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     socket: list[Any] = []
 
@@ -118,6 +122,15 @@ def platform(server: ServerState) -> Platform:
             await handler.close_async()
 
     routes = [] if settings.slack_socket_mode else [Route("/slack/events", events, methods=["POST"])]
+    if tokens is not None:  # a browser comes back here from Slack's authorize page (also in Socket Mode)
+
+        async def redirect(request: Request) -> Response:
+            return await oauth_redirect(tokens, request)
+
+        routes.append(Route("/slack/oauth_redirect", redirect, methods=["GET"]))
+        access_log = logging.getLogger("uvicorn.access")
+        if not any(isinstance(f, QueryFreeAccessLog) for f in access_log.filters):
+            access_log.addFilter(QueryFreeAccessLog())
     return Platform(name="slack", routes=routes, startup=[startup], shutdown=[shutdown])
 
 

@@ -8,10 +8,10 @@ import time
 from typing import Any
 
 from copilot import Deal, redact_conversation
-from copilot.errors import CopilotError, InputError
+from copilot.errors import Busy, CopilotError, InputError
 
 from .._state import ChatState, ShownSet
-from ._blocks import answer_blocks, answer_text
+from ._blocks import answer_blocks, answer_text, connect_blocks
 from ._command import USAGE, merge_deal, parse_command
 from ._context import SlackContext
 from ._conversation import chat_key, read_conversation
@@ -19,6 +19,7 @@ from ._conversation import chat_key, read_conversation
 __all__ = ["on_command", "on_shortcut", "press"]
 
 log = logging.getLogger("copilot.slack")
+BUSY = "Sales Copilot is busy with other presses right now: press Suggest again in a few seconds."
 
 
 async def on_command(ctx: SlackContext, body: dict[str, Any]) -> None:
@@ -37,6 +38,8 @@ async def on_command(ctx: SlackContext, body: dict[str, Any]) -> None:
         deal = state.deal if state else None
         text = f"Deal for this channel: {deal_line(deal)}" if deal else f"No deal set yet.\n{USAGE}"
         await ctx.tell(text, rep=rep, channel=channel, response_url=response_url)
+    elif command.kind in ("connect", "disconnect"):
+        await _connect(ctx, command.kind, rep=rep, channel=channel, response_url=response_url)
     elif command.kind == "set_deal":
         try:
             deal = await asyncio.to_thread(_set_deal, ctx, channel, command.fields)
@@ -76,8 +79,11 @@ async def press(
             thread_ts=thread_ts,
             deal=deal,
         )
-        async with ctx.server.press_slots:
-            result = await ctx.server.copilot.suggest(conversation, actor=rep)
+        result = await ctx.server.copilot.suggest(conversation, actor=rep)
+    except Busy:
+        log.warning("slack press in %s refused: busy", channel)
+        await ctx.tell(BUSY, rep=rep, channel=channel, thread_ts=thread_ts, response_url=response_url)
+        return
     except CopilotError as exc:
         log.warning("slack press in %s failed: %s", channel, type(exc).__name__)
         await ctx.tell(
@@ -128,6 +134,26 @@ def deal_line(deal: Deal | None) -> str:
         return "no deal set"
     parts = [deal.customer, deal.industry or "any industry", deal.stage, deal.product]
     return " · ".join(p for p in parts if p)
+
+
+async def _connect(ctx: SlackContext, kind: str, *, rep: str, channel: str, response_url: str | None) -> None:
+    """``/suggest connect``: a button to Slack's authorize page; ``disconnect``: forget the token."""
+    if ctx.tokens is None:
+        text = (
+            "Send posts as Sales Copilot, naming you: this workspace's admin has not enabled"
+            " posting as yourself (COPILOT_SLACK_CLIENT_ID and COPILOT_SLACK_CLIENT_SECRET)."
+        )
+        await ctx.tell(text, rep=rep, channel=channel, response_url=response_url)
+    elif kind == "disconnect":
+        had = await ctx.tokens.forget(rep)
+        text = "Disconnected: Send posts as Sales Copilot again, naming you."
+        text = text if had else "You were not connected."
+        await ctx.tell(text, rep=rep, channel=channel, response_url=response_url)
+    else:
+        url = ctx.tokens.authorize_url(rep, ctx.identity.team_id)
+        text = "Let Send post replies as you: Slack asks you to allow it (the link works once, for 10 min)."
+        blocks = connect_blocks(text, url)
+        await ctx.tell(text, blocks=blocks, rep=rep, channel=channel, response_url=response_url)
 
 
 def _set_deal(ctx: SlackContext, channel: str, fields: dict[str, str]) -> Deal:
