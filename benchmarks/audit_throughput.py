@@ -46,7 +46,7 @@ def shown(n: int, at: datetime) -> AuditEvent:
         at=at,
         actor=f"U{n % 40}",
         conversation_id=f"slack:C{n % 500}",
-        suggestion_set_id=f"ss-{n}",
+        suggestion_set_id=f"ss-{n:011x}",  # the engine's set ids grow with time too
         input={"messages": [{"from": "c-7", "text": "价格比预算高不少，另外极光数仓报价更低。"}]},
         output={
             "suggestions": suggestions,
@@ -70,7 +70,7 @@ def action(n: int, at: datetime) -> AuditEvent | None:
         type="rep_action",
         at=at,
         actor=f"U{n % 40}",
-        suggestion_set_id=f"ss-{n}",
+        suggestion_set_id=f"ss-{n:011x}",  # the engine's set ids grow with time too
         action=kind,  # type: ignore[arg-type]
         suggestion_index=None if kind in ("dismissed", "wrote_own") else 0,
         final_text=text,
@@ -93,8 +93,8 @@ def events_for(start: int, count: int) -> list[AuditEvent]:
 
 
 def _unique(events: list[AuditEvent]) -> list[AuditEvent]:
-    tag = uuid.uuid4().hex[:8]
-    return [e.model_copy(update={"suggestion_set_id": f"{e.suggestion_set_id}-{tag}"}) for e in events]
+    tag = uuid.uuid4().hex[:9]
+    return [e.model_copy(update={"suggestion_set_id": f"{e.suggestion_set_id}{tag}"}) for e in events]
 
 
 def _append_worker(target: str, home: str, count: int, batch: int, barrier: Any) -> float:

@@ -7,8 +7,8 @@ import functools
 import hashlib
 import logging
 import os
+import secrets
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
@@ -201,7 +201,7 @@ class Copilot:
         used_model = reply.provenance.engine == "llm"
         reason = reply.provenance.fallback if reply.provenance.model else None
         result = SuggestionSet(
-            id=f"ss-{uuid.uuid4().hex[:16]}",
+            id=_new_set_id(),
             conversation_id=redacted.id,
             engine="llm" if used_model else "grounded",
             fallback=Fallback(reason=reason) if reason else None,
@@ -415,6 +415,12 @@ def _audit_output(result: SuggestionSet) -> dict[str, Any]:
         for agent, p in result.provenance.items()
     }
     return output
+
+
+def _new_set_id() -> str:
+    """``ss-`` and 20 hex digits: milliseconds (11), then 36 random bits. Ids that grow with
+    time keep the audit log's set-id indexes appending at their end."""
+    return f"ss-{time.time_ns() // 1_000_000:011x}{secrets.token_hex(5)[:9]}"
 
 
 def _digest(conversation: Conversation) -> str:
