@@ -2,6 +2,7 @@
 
     python benchmarks/audit_size.py                  # 20,000 events
     python benchmarks/audit_size.py --events 200000
+    cd /tmp && PYTHONPATH=/path/to/older/checkout python /path/to/benchmarks/audit_size.py   # "before"
 
 The events are real: ``copilot demo`` runs the engine on the sample conversations
 into a scratch COPILOT_HOME, and its ``suggestion_shown`` events are appended again
@@ -29,7 +30,8 @@ def real_shown_events(home: Path) -> list[AuditEvent]:
     """The ``suggestion_shown`` events ``copilot demo`` logs (real engine, sample data)."""
     env = {**os.environ, "COPILOT_HOME": str(home)}
     code = "import sys; from copilot.cli import main; sys.argv = ['copilot', 'demo']; main()"
-    subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
+    home.mkdir(parents=True, exist_ok=True)  # also the demo's working folder: no package shadows PYTHONPATH
+    subprocess.run([sys.executable, "-c", code], env=env, cwd=home, check=True, capture_output=True)
     with open_audit_store(home / "demo" / "audit.sqlite3", read_only=True) as store:
         return list(store.events(type="suggestion_shown"))
 
