@@ -185,7 +185,7 @@ def main() -> None:
             build_log(path, args.events)
             print(f"appended {args.events - had:,} events in {time.perf_counter() - started:.1f} s")
         size_mb = sum(p.stat().st_size for p in path.parent.glob(path.name + "*")) / 2**20
-        print(f"log of {args.events:,} events: {size_mb:,.0f} MB")
+        print(f"log of {max(had, args.events):,} events: {size_mb:,.0f} MB")
         with open_audit_store(path, read_only=True) as store:
             for workers in (1, None):
                 started = time.perf_counter()
