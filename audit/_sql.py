@@ -32,7 +32,7 @@ from ._checkpoint import (
     write_checkpoint,
 )
 from ._events import AuditEvent, iso_utc
-from ._facts import FACT_COLUMNS, Fact, fact_of
+from ._facts import FACT_COLUMNS, fact_of
 from ._group import GroupCommit, Pending
 from ._report import Summary
 from ._rows import (
@@ -48,9 +48,10 @@ from ._rows import (
     second_action_error,
 )
 from ._store import AuditStore, VerifyReport
+from ._summary import FactStream, summary_in_database
 from ._verify import StoredRow, links_through, verify_chain
 
-__all__ = ["PRIVATE", "FactStream", "SqlAuditStore"]
+__all__ = ["PRIVATE", "SqlAuditStore"]
 
 logger = logging.getLogger("copilot.audit")
 
@@ -61,27 +62,6 @@ _MARK_ACTION = (
     "UPDATE audit_facts SET set_action = ?, set_idx = ? WHERE set_id = ? AND type = 'suggestion_shown'"
 )
 _TYPE, _SET, _ACTION, _IDX = (FACT_COLUMNS.index(c) for c in ("type", "set_id", "action", "idx"))
-
-
-class FactStream(Iterator[Fact]):
-    """``facts()``: the facts rows, read on first use; ``build_report`` asks its ``summary``."""
-
-    def __init__(self, store: SqlAuditStore, since: str) -> None:
-        self._store, self._since = store, since
-        self._rows: Iterator[tuple[Any, ...]] | None = None
-
-    def __next__(self) -> Fact:
-        if self._rows is None:
-            self._rows = iter(self._store._fact_rows(self._since))
-        return Fact(*next(self._rows))
-
-    def summary(self, start: str, end: str, reps: set[str] | None) -> Summary | None:
-        """None when the database cannot (a read-only log from before m005): add up in Python."""
-        try:
-            return self._store._summary(max(start, self._since), end, reps)
-        except self._store._db_error as exc:
-            logger.info("audit report added up in Python: %s", exc)
-            return None
 
 
 class SqlAuditStore(AuditStore):
@@ -415,49 +395,15 @@ class SqlAuditStore(AuditStore):
     def facts(self, *, since: datetime | None = None) -> FactStream:
         return FactStream(self, iso_utc(since) if since else "")
 
+    def _summary(self, start: str, end: str, reps: set[str] | None) -> Summary:
+        """``Summary`` of the sets shown in [start, end) to ``reps``, collapsed by the database."""
+        with self._lock:
+            return summary_in_database(self._connection(), self, start, end, reps)
+
     def _fact_rows(self, since: str) -> list[tuple[Any, ...]]:
         query = self._q(f"SELECT {', '.join(FACT_COLUMNS)} FROM audit_facts WHERE at >= ? ORDER BY seq")
         with self._lock:
             return list(self._connection().execute(query, (since,)).fetchall())
-
-    def _summary(self, start: str, end: str, reps: set[str] | None) -> Summary:
-        """``Summary`` of the sets shown in [start, end) to ``reps``, collapsed by the database."""
-        if reps is not None and not reps:
-            return Summary([], [], [])
-
-        def where(alias: str) -> tuple[str, list[Any]]:
-            column = f"{alias}type" if alias else self._type_scan
-            terms, params = [f"{column} = 'suggestion_shown'"], list[Any]()
-            if start:
-                terms.append(f"{alias}at >= ?")
-                params.append(start)
-            if end:
-                terms.append(f"{alias}at < ?")
-                params.append(end)
-            if reps is not None:
-                terms.append(f"{alias}actor IN ({', '.join('?' * len(reps))})")
-                params += sorted(reps)
-            return " AND ".join(terms), params
-
-        dims = "actor, engine, prompts, competitor, missing_roles"
-        shown, params = where("")
-        latency_query = (
-            f"SELECT latency_ms, count(*) FROM audit_facts WHERE {shown} AND latency_ms IS NOT NULL"
-            " GROUP BY latency_ms"
-        )
-        of_set, set_params = where("s.")
-        s_dims = ", ".join(f"s.{d}" for d in dims.split(", "))
-        feedback_query = (
-            f"SELECT {s_dims}, f.atom_id, f.helpful, count(*) FROM audit_facts f JOIN audit_facts s"
-            f" ON s.set_id = f.set_id AND s.seq < f.seq WHERE f.type = 'feedback' AND {of_set}"
-            f" GROUP BY {s_dims}, f.atom_id, f.helpful"
-        )
-        with self._lock:
-            conn = self._connection()
-            sets = self._set_groups(conn, shown, params)
-            latencies = conn.execute(self._q(latency_query), params).fetchall()
-            feedback = conn.execute(self._q(feedback_query), set_params).fetchall()
-        return Summary(sets, [tuple(r) for r in latencies], [tuple(r) for r in feedback])
 
     def _set_groups(self, conn: Any, shown: str, params: list[Any]) -> list[tuple[Any, ...]]:
         """``Summary.sets`` of the facts rows matching ``shown`` (a hash aggregate in PostgreSQL)."""
