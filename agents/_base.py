@@ -7,9 +7,11 @@ grounded agents are written as :class:`PlainAgent` (value only) and wrapped by
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from copilot import (
     CompetitorResponse,
@@ -39,6 +41,9 @@ class AgentContext:
     competitor: CompetitorResponse | None = None
     decision_chain: DecisionChainReport | None = None
     guidance: list[Guidance] = field(default_factory=list)
+    # Runs an agent's CPU-bound work off the event loop. The engine passes its press
+    # lanes (presses take CPU turns in arrival order); the default is a plain thread.
+    cpu: Callable[..., Awaitable[Any]] = asyncio.to_thread
 
     def fill_values(self) -> dict[str, str]:
         deal = self.conversation.deal

@@ -10,6 +10,7 @@ when its clause also carries a vendor or comparison cue (``_CUES``: 那边, 报�
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -39,6 +40,13 @@ _LATIN = "a-z0-9\u00c0-\u024f"
 _SHORT = 2
 
 
+@functools.lru_cache(maxsize=32)
+def _cached_matcher(names: tuple[tuple[str, str], ...]) -> CompetitorMatcher:
+    matcher = CompetitorMatcher([])
+    matcher._compile(dict(names))
+    return matcher
+
+
 @dataclass(frozen=True)
 class _Hit:
     canonical: str
@@ -51,6 +59,14 @@ class CompetitorMatcher:
 
     def __init__(self, battlecards: list[Atom]) -> None:
         self._compile({name: card.canonical_competitor for card in battlecards for name in card.competitors})
+
+    @classmethod
+    def for_cards(cls, battlecards: list[Atom]) -> CompetitorMatcher:
+        """The matcher for these battlecards, compiled once per distinct set of names
+        (presses share the catalogue, so they share its matcher)."""
+        return _cached_matcher(
+            tuple((name, card.canonical_competitor) for card in battlecards for name in card.competitors)
+        )
 
     @classmethod
     def of_names(cls, names: Iterable[str]) -> CompetitorMatcher:
@@ -111,7 +127,7 @@ class CompetitorAgent:
 
     async def run(self, ctx: AgentContext) -> CompetitorResponse | None:
         cards = ctx.retrieval.battlecards
-        matcher = CompetitorMatcher(cards)
+        matcher = CompetitorMatcher.for_cards(cards)
         hit = _latest_mention(ctx, matcher)
         if hit is None:
             return None

@@ -128,7 +128,8 @@ def _playbook_for(playbooks: list[Atom], industry: str, language: str) -> Atom |
 
 def stated_roles(text: str, extra: Synonyms = ()) -> list[tuple[Role, State]]:
     """(role, state) that ``text`` states on its own ("感谢技术团队认可方案" → cto approved)."""
-    return [(role, state) for role, state, _ in _statements(text, None, CompetitorMatcher([]), extra)]
+    no_competitors = CompetitorMatcher.for_cards([])
+    return [(role, state) for role, state, _ in _statements(text, None, no_competitors, extra)]
 
 
 def role_synonyms(ctx: AgentContext) -> Synonyms:
@@ -140,7 +141,7 @@ def covered_roles(ctx: AgentContext) -> list[CoveredRole]:
     """Roles the conversation shows covered: by a customer participant's title, or by what
     the customer side says; the strongest state per role, with its evidence."""
     conv = ctx.conversation
-    competitors = CompetitorMatcher(ctx.retrieval.battlecards)
+    competitors = CompetitorMatcher.for_cards(ctx.retrieval.battlecards)
     extra = role_synonyms(ctx)
     found: dict[Role, CoveredRole] = {}
 

@@ -57,7 +57,7 @@ class Grounded(Generic[T]):
 
     async def run(self, ctx: AgentContext) -> AgentResult[T]:
         """Runs the agent's CPU-bound work off the event loop, so a server stays responsive."""
-        value = await asyncio.to_thread(_drive, self.agent, ctx)
+        value = await ctx.cpu(_drive, self.agent, ctx)
         return AgentResult(value, Provenance(engine="grounded", prompt=self.prompt))
 
 
@@ -75,7 +75,14 @@ class _Pending(Generic[T]):
 
 
 def _drive(agent: PlainAgent[T], ctx: AgentContext) -> T:
-    """Run a grounded agent (a coroutine that never waits on I/O) to completion."""
+    """Run a grounded agent (a coroutine that never waits on I/O) to completion: in
+    one step, without the cost of an event loop; one that does wait gets a loop."""
+    coro = agent.run(ctx)
+    try:
+        coro.send(None)
+    except StopIteration as finished:
+        return finished.value  # type: ignore[no-any-return]
+    coro.close()
     return asyncio.run(agent.run(ctx))
 
 

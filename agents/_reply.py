@@ -79,7 +79,7 @@ def read_turn(ctx: AgentContext) -> TurnReading:
     said = [(i, t) for i, t in ctx.customer_messages() if t.strip()]
     if not said:
         return TurnReading(-1, "", [])
-    matcher = CompetitorMatcher(ctx.retrieval.battlecards)
+    matcher = CompetitorMatcher.for_cards(ctx.retrieval.battlecards)
     index, text = said[-1]
     intents = classify(text, competitor_named=matcher.find(text) is not None)
     if not intents:

@@ -13,17 +13,16 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from typing import TYPE_CHECKING, Any
 
 from copilot.errors import AuditIntegrityError, ConfigError, InputError
 
 from ._chain import canonical_json
 from ._checkpoint import Checkpoint, NamedCheckpoint
 from ._store import VerifyReport
+
+if TYPE_CHECKING:  # cryptography is imported where a key is used: a press never needs it
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 __all__ = ["export_checkpoint", "load_exported_checkpoint", "signing_key"]
 
@@ -32,6 +31,9 @@ MAX_CHECKPOINT_BYTES = 64 * 1024
 
 def signing_key(text: str) -> Ed25519PrivateKey:
     """The Ed25519 key in ``text``: a PEM private key, or the 32-byte seed as 64 hex digits."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     text = text.strip()
     try:
         if text.startswith("-----BEGIN"):
@@ -50,6 +52,8 @@ def signing_key(text: str) -> Ed25519PrivateKey:
 
 
 def _public_hex(key: Ed25519PublicKey) -> str:
+    from cryptography.hazmat.primitives import serialization
+
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
 
 
@@ -100,6 +104,8 @@ def load_exported_checkpoint(path: Path, key: Ed25519PrivateKey | None) -> Named
     if key is not None:
         if not isinstance(signature, dict):
             raise InputError(f"checkpoint {path} is not signed, but COPILOT_AUDIT_SIGNING_KEY is set")
+        from cryptography.exceptions import InvalidSignature
+
         try:
             key.public_key().verify(
                 bytes.fromhex(str(signature.get("value", ""))), canonical_json(data).encode()

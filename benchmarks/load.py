@@ -180,6 +180,13 @@ def main() -> None:
             started = time.perf_counter()
             ingest_atoms(sample + generated(sample, args.atoms), store)
             print(f"ingested {store.count()} atoms in {time.perf_counter() - started:.0f} s")
+        store.close()  # a server worker reads the store as `copilot serve` opens it: read-only
+        store = ChromaAtomStore.embedded(
+            settings.chroma_path,
+            "atoms",
+            BilingualEmbedding(cache_dir=settings.cache_path, workers=0),
+            read_only=True,
+        )
         copilot = Copilot(settings, store, open_audit_store(home / "bench-audit.sqlite3"), today=date.today)
         load = os.getloadavg()
         print(f"{store.count()} atoms; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")

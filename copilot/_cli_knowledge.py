@@ -153,7 +153,7 @@ def list_atoms(atom_type: str | None, status: str | None, as_json: bool) -> None
 
     from ._factories import make_atom_store
 
-    store = make_atom_store(settings())
+    store = make_atom_store(settings(), read_only=True)
     try:
         atoms = store.atoms(StoreFilter(types=[atom_type] if atom_type else None))
     finally:
@@ -190,7 +190,7 @@ def search(query: str, industry: str, stage: str, k: int, as_json: bool) -> None
 
     from ._factories import make_atom_store
 
-    store = make_atom_store(settings())
+    store = make_atom_store(settings(), read_only=True)
     try:
         found = Retriever(store, k=k).retrieve(
             query, language=detect_language(query), industry=industry, stage=stage, today=date.today()

@@ -24,7 +24,7 @@ def run_demo(settings: Settings, kb: Path, conversations: Path, *, as_json: bool
     if not files:
         raise ConversationError(f"{conversations}: no *.json conversation files; pass --conversations")
     loaded = [(path, load_conversation(path)) for path in files]  # fail before any work
-    copilot = Copilot.open(settings)
+    copilot = Copilot.open(settings, read_only=False)  # it ingests the sample KB first
     try:
         report = ingest_folder(
             kb, copilot.store, copilot.audit, err_console, home=settings.home, actor="demo"

@@ -10,13 +10,13 @@ import os
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from agents import Agent, AgentContext, AgentResult, ComplianceGuard
 from audit import AuditEvent, RepAction, append_action, append_feedback, canonical_json
-from knowledge import Retriever, detect_language
+from knowledge import Retrieval, Retriever, detect_language
 
 from ._chat import ChatModel
 from ._lanes import PressLanes, Ticket
@@ -117,11 +117,13 @@ class Copilot:
         self.lanes = PressLanes(lanes=lanes, max_waiting=settings.max_waiting_presses)
 
     @classmethod
-    def open(cls, settings: Settings | None = None) -> Copilot:
+    def open(cls, settings: Settings | None = None, *, read_only: bool = True) -> Copilot:
+        """The engine on the stores named by ``settings``; the atom store opens
+        ``read_only`` (a press never writes atoms) unless the caller ingests too."""
         from ._factories import make_atom_store, make_audit_store
 
         settings = settings or Settings()
-        return cls(settings, make_atom_store(settings), make_audit_store(settings))
+        return cls(settings, make_atom_store(settings, read_only=read_only), make_audit_store(settings))
 
     def warm_up(self) -> None:
         """Load the embedding model, the vector index and the catalogue before the
@@ -157,27 +159,24 @@ class Copilot:
     async def _suggest(self, conversation: Conversation, actor: str | None, ticket: Ticket) -> SuggestionSet:
         started = time.perf_counter()
         timings: dict[str, float] = {}
-        redactor = conversation_redactor(conversation, self._pseudonym_key)
-        redacted = redact_conversation(conversation, redactor)
-        customer_text = [m.text for m in redacted.messages if redacted.side_of(m) == "customer"]
-        language = detect_language(" ".join(customer_text or [m.text for m in redacted.messages]))
-        query = (customer_text or [redacted.messages[-1].text])[-QUERY_MESSAGES:][::-1]
-        today = self.today()
-        mark = _lap(timings, "redact", started)
-        deal = redacted.deal
-        retrieval = await self.lanes.run(
-            ticket,
-            functools.partial(
-                self.retriever.retrieve,
-                query,
-                language=language,
-                industry=deal.industry,
-                stage=deal.stage,
-                today=today,
-            ),
+        # Every CPU phase of the press takes its turn on the lanes, in arrival order,
+        # redaction included: the event loop stays free for platform requests.
+        prepared = await self.lanes.run(ticket, self._prepare, conversation)
+        redactor, redacted, language, retrieval = (
+            prepared.redactor,
+            prepared.redacted,
+            prepared.language,
+            prepared.retrieval,
         )
-        mark = _lap(timings, "retrieve", mark)
-        ctx = AgentContext(conversation=redacted, language=language, retrieval=retrieval, today=today)
+        timings["redact"] = (prepared.redacted_at - started) * 1000
+        mark = _lap(timings, "retrieve", prepared.redacted_at)
+        ctx = AgentContext(
+            conversation=redacted,
+            language=language,
+            retrieval=retrieval,
+            today=prepared.today,
+            cpu=functools.partial(self.lanes.run, ticket),
+        )
         agents = self.agents
         competitor, chain, guidance = await asyncio.gather(
             _isolated(agents.competitor, ctx, None),
@@ -231,6 +230,21 @@ class Copilot:
         # Stored with pseudonyms, shown to the rep with the names.
         shown = SuggestionSet.model_validate(map_strings(result.model_dump(mode="json"), redactor.restore))
         return shown.model_copy(update={"timings_ms": {k: round(v, 2) for k, v in timings.items()}})
+
+    def _prepare(self, conversation: Conversation) -> _Prepared:
+        """Redact the conversation, then the one retrieval that feeds every agent."""
+        redactor = conversation_redactor(conversation, self._pseudonym_key)
+        redacted = redact_conversation(conversation, redactor)
+        customer_text = [m.text for m in redacted.messages if redacted.side_of(m) == "customer"]
+        language = detect_language(" ".join(customer_text or [m.text for m in redacted.messages]))
+        query = (customer_text or [redacted.messages[-1].text])[-QUERY_MESSAGES:][::-1]
+        today = self.today()
+        redacted_at = time.perf_counter()
+        deal = redacted.deal
+        retrieval = self.retriever.retrieve(
+            query, language=language, industry=deal.industry, stage=deal.stage, today=today
+        )
+        return _Prepared(redactor, redacted, language, retrieval, today, redacted_at)
 
     async def record_action(
         self,
@@ -364,6 +378,16 @@ class Copilot:
     def _actor(self, actor: str) -> str:
         """A plain id as given; anything else (an email, a name) as its ``[ACTOR_…]`` token."""
         return actor_pseudonym(actor, self._pseudonym_key, has_pii=bool(find_pii(actor)))
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    redactor: Redactor
+    redacted: Conversation
+    language: str
+    retrieval: Retrieval
+    today: date
+    redacted_at: float
 
 
 async def _isolated(agent: Agent[T], ctx: AgentContext, default: T) -> AgentResult[T]:

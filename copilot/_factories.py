@@ -34,15 +34,16 @@ def make_embedding(settings: Settings) -> BilingualEmbedding:
     )
 
 
-def make_atom_store(settings: Settings) -> ChromaAtomStore:
-    """Chroma server when ``COPILOT_CHROMA_URL`` is set, else embedded Chroma under home."""
+def make_atom_store(settings: Settings, *, read_only: bool = False) -> ChromaAtomStore:
+    """Chroma server when ``COPILOT_CHROMA_URL`` is set, else embedded Chroma under home.
+    A ``read_only`` embedded store (presses, listing) opens without chromadb's Python API."""
     from knowledge import ChromaAtomStore
 
     embedding = make_embedding(settings)
     if settings.chroma_url:
         return ChromaAtomStore.server(settings.chroma_url, settings.collection, embedding)
     settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)  # state is private: home 0700
-    return ChromaAtomStore.embedded(settings.chroma_path, settings.collection, embedding)
+    return ChromaAtomStore.embedded(settings.chroma_path, settings.collection, embedding, read_only=read_only)
 
 
 def make_audit_store(settings: Settings, *, read_only: bool = False) -> AuditStore:

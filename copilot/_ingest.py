@@ -20,14 +20,25 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
 from audit import AuditEvent
-from knowledge import AtomChange, IngestReport, ingest_atoms, load_atoms
+from knowledge import AtomChange, FileEntry, IngestReport, KnownAtom, ingest_atoms, load_folder
 
 from ._untrusted import markup_safe
 from .errors import InputError, StoreError
@@ -40,6 +51,7 @@ __all__ = ["ingest_folder", "ingest_lock"]
 
 LOCK_FILE = "ingest.lock"
 JOURNAL_FILE = "ingest.journal"
+MANIFEST_FILE = "ingest-manifest.json"  # each file's sha256 and atom, as last ingested
 
 
 def ingest_folder(
@@ -59,16 +71,28 @@ def ingest_folder(
     unless ``allow_empty``. With ``dry_run`` the report says what would change
     and nothing is written or logged.
     """
-    atoms = load_atoms(folder)
-    if not atoms and not allow_empty:
-        message = (
-            f"{folder}: no atom files found; ingesting it would remove all {store.count()} atoms "
-            "from the store. Check the path, or pass --allow-empty to empty the store on purpose"
-        )
-        raise InputError(message)
-    with ingest_lock(home, console):
+    with ingest_lock(home, console):  # the manifest must describe the store as we read it
+        with _bar(console, "Reading atom files", "files") as bar:
+            task = bar.add_task("read", total=None)
+            previous = _read_manifest(home / MANIFEST_FILE, folder, store)
+            loaded = load_folder(
+                folder, previous, progress=lambda done, total: bar.update(task, completed=done, total=total)
+            )
+        if not loaded.entries and not allow_empty:
+            message = (
+                f"{folder}: no atom files found; ingesting it would remove all {store.count()} atoms "
+                "from the store. Check the path, or pass --allow-empty to empty the store on purpose"
+            )
+            raise InputError(message)
+        # Files unchanged since a run whose result the store still holds need no parsing,
+        # no reading of the store and no embedding: a re-ingest of a large unchanged
+        # folder costs one hash per file.
+        known = {e.atom_id: KnownAtom(e.content_hash, e.status, e.version) for e in previous.values()}
+        plan = IngestPlan(known if previous else None, [e.atom_id for e in loaded.kept.values()])
         if dry_run:
-            return ingest_atoms(atoms, store, dry_run=True)
+            return ingest_atoms(
+                loaded.parsed, store, dry_run=True, known=plan.known, unchanged=plan.unchanged
+            )
         journal = home / JOURNAL_FILE
         _recover(journal, store, audit)
         pending: list[AuditEvent] = []
@@ -81,17 +105,80 @@ def ingest_folder(
             audit.append(pending)
             journal.unlink()
 
-        columns = (
-            TextColumn("[bold]Ingesting atoms"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-        )
-        with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
-            task = bar.add_task("ingest", total=len(atoms))
-            return ingest_atoms(
-                atoms, store, lambda n: bar.advance(task, n), before_write=intend, after_write=applied
+        with _bar(console, "Ingesting atoms", "atoms") as bar:
+            task = bar.add_task("ingest", total=len(loaded.entries))
+            report = ingest_atoms(
+                loaded.parsed,
+                store,
+                lambda n: bar.advance(task, n),
+                before_write=intend,
+                after_write=applied,
+                known=plan.known,
+                unchanged=plan.unchanged,
             )
+        _write_manifest(home / MANIFEST_FILE, folder, store, loaded.entries)
+        return report
+
+
+@dataclass(frozen=True)
+class IngestPlan:
+    known: dict[str, KnownAtom] | None  # what the store holds, when the manifest says it
+    unchanged: list[str]  # ids of atoms whose files were not parsed again
+
+
+class _Rate(ProgressColumn):
+    def __init__(self, unit: str) -> None:
+        super().__init__()
+        self.unit = unit
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f} {self.unit}/s" if speed else "", style="progress.data.speed")
+
+
+def _bar(console: Console, label: str, unit: str) -> Progress:
+    columns = (
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _Rate(unit),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    return Progress(*columns, console=console, transient=True, disable=not console.is_terminal)
+
+
+def _read_manifest(path: Path, folder: Path, store: AtomStore) -> dict[str, FileEntry]:
+    """The files of the last ingest of ``folder``, when the store still holds exactly
+    what that ingest left (no process wrote since); else empty (read everything)."""
+    generation = store.generation()
+    if generation is None:
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("folder") != str(folder.resolve()) or data.get("generation") != list(generation):
+            return {}
+        return {key: FileEntry(*value) for key, value in data["files"].items()}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return {}  # missing or unreadable: the slow, always-correct path
+
+
+def _write_manifest(path: Path, folder: Path, store: AtomStore, entries: dict[str, FileEntry]) -> None:
+    generation = store.generation()
+    if generation is None:
+        path.unlink(missing_ok=True)
+        return
+    data = {
+        "folder": str(folder.resolve()),
+        "generation": list(generation),
+        "files": {key: list(vars(e).values()) for key, e in entries.items()},
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump(data, out, ensure_ascii=False, separators=(",", ":"))
+    os.replace(tmp, path)
 
 
 _HELD: dict[Path, int] = {}  # homes whose lock this process holds, with the nesting depth

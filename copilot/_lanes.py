@@ -63,7 +63,9 @@ class PressLanes:
         self._pool = ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="copilot-press")
         self._numbers = itertools.count()
         self._busy = 0  # lanes in use
-        self._waiting: list[tuple[int, asyncio.Future[None]]] = []  # heap by arrival number
+        # Heap by arrival number, then request order (one press asks for several phases).
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._requests = itertools.count()
         self._active = 0  # presses admitted and not done
 
     @property
@@ -96,20 +98,21 @@ class PressLanes:
             self._busy += 1
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiting, (number, future))
+        entry = (number, next(self._requests), future)
+        heapq.heappush(self._waiting, entry)
         try:
             await future
         except asyncio.CancelledError:
             if future.done() and not future.cancelled():
                 self._release()  # granted just as we were cancelled: pass it on
             else:
-                self._waiting.remove((number, future))
+                self._waiting.remove(entry)
                 heapq.heapify(self._waiting)
             raise
 
     def _release(self) -> None:
         while self._waiting:
-            _, future = heapq.heappop(self._waiting)
+            _, _, future = heapq.heappop(self._waiting)
             if not future.done():
                 future.set_result(None)  # the lane passes straight to the earliest arrival
                 return

@@ -48,6 +48,8 @@ def _invisible(ch: str) -> bool:
 def visible_text(text: str) -> str:
     """``text`` without whitespace at the ends and without invisible characters;
     a message of only zero-width characters is empty."""
+    if text.isprintable():  # C speed: no Cc/Cf (nor other non-printing) characters
+        return text.strip()
     return "".join(ch for ch in text if not _invisible(ch)).strip()
 
 
@@ -82,7 +84,10 @@ def fill_value_ok(value: str) -> bool:
 def terminal_text(text: str) -> str:
     """``text`` for a terminal: ANSI escapes removed, other control and format
     characters (bidi overrides, zero-width) dropped; newlines and tabs kept."""
-    text = _ANSI.sub("", text)
+    if "\x1b" in text or "\x9b" in text:
+        text = _ANSI.sub("", text)
+    if text.replace("\n", " ").replace("\t", " ").isprintable():  # the common case, at C speed
+        return text
     return "".join(ch for ch in text if ch in "\n\t" or not _invisible(ch))
 
 

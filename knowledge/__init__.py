@@ -11,8 +11,8 @@ from ._atom import (
     Audience,
 )
 from ._embeddings import EMBEDDING_NAME, BilingualEmbedding
-from ._ingest import AtomChange, IngestReport, ingest_atoms
-from ._loader import load_atoms, parse_atom
+from ._ingest import AtomChange, IngestReport, KnownAtom, ingest_atoms
+from ._loader import FileEntry, LoadedFolder, load_atoms, load_folder, parse_atom
 from ._retrieve import Retrieval, Retriever
 from ._store import AtomStore, ChromaAtomStore, ScoredAtom, StoreFilter
 from ._text import (
@@ -46,7 +46,10 @@ __all__ = [
     "Audience",
     "BilingualEmbedding",
     "ChromaAtomStore",
+    "FileEntry",
     "IngestReport",
+    "KnownAtom",
+    "LoadedFolder",
     "Retrieval",
     "Retriever",
     "ScoredAtom",
@@ -60,6 +63,7 @@ __all__ = [
     "ingest_atoms",
     "is_cjk",
     "load_atoms",
+    "load_folder",
     "normalize",
     "parse_atom",
     "plain_text",

@@ -12,16 +12,15 @@ import logging
 import os
 import threading
 import time
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
-from chromadb.utils.embedding_functions import register_embedding_function
 
-from ._encode_pool import EncodePool
 from ._use_model import load_use
+
+if TYPE_CHECKING:
+    from ._encode_pool import EncodePool
 
 __all__ = ["EMBEDDING_NAME", "BilingualEmbedding"]
 
@@ -49,10 +48,9 @@ def _shared_model(threads: int, cache_dir: Path | None) -> Any:
         return _models[threads]
 
 
-@register_embedding_function
-class BilingualEmbedding(EmbeddingFunction[Documents]):
-    """USE multilingual v3 as a Chroma embedding function (registered, so a
-    persisted collection reopens without passing it again)."""
+class BilingualEmbedding:
+    """USE multilingual v3: texts in, unit vectors out. Chroma's client sees it
+    through ``_chroma_ef.ChromaEmbedding`` (imported only with that client)."""
 
     def __init__(self, threads: int = 1, *, cache_dir: Path | None = None, workers: int = 1) -> None:
         self._requested = threads
@@ -68,7 +66,7 @@ class BilingualEmbedding(EmbeddingFunction[Documents]):
             self._model = _shared_model(self.threads, self.cache_dir)
         return self._model
 
-    def __call__(self, input: Documents) -> Embeddings:
+    def __call__(self, input: list[str]) -> list[np.ndarray]:
         texts = [text[:_MAX_CHARS] for text in input]
         if not texts:
             return []
@@ -83,6 +81,11 @@ class BilingualEmbedding(EmbeddingFunction[Documents]):
     def _pool_encode(self, texts: list[str]) -> np.ndarray | None:
         """The batch embedded by the worker processes, or None when they cannot run
         here (e.g. a program read from stdin cannot be re-imported by ``spawn``)."""
+        # Imported here: multiprocessing costs a press's start ~30 ms it never needs.
+        from concurrent.futures.process import BrokenProcessPool
+
+        from ._encode_pool import EncodePool
+
         if self._pool is None:
             self._pool = EncodePool(self.workers, self.cache_dir)
         try:
@@ -99,19 +102,6 @@ class BilingualEmbedding(EmbeddingFunction[Documents]):
             self._pool.close()
             self._pool = None
 
-    @staticmethod
-    def name() -> str:
-        return EMBEDDING_NAME
-
-    def get_config(self) -> dict[str, Any]:
+    def config(self) -> dict[str, Any]:
+        """What a persisted Chroma collection records to rebuild this embedding."""
         return {"threads": self._requested}
-
-    @staticmethod
-    def build_from_config(config: dict[str, Any]) -> BilingualEmbedding:
-        return BilingualEmbedding(threads=int(config.get("threads", 1)))
-
-    def default_space(self) -> Any:
-        return "cosine"
-
-    def supported_spaces(self) -> list[Any]:
-        return ["cosine", "ip", "l2"]

@@ -25,7 +25,7 @@ _worker_model: Any = None
 
 def _init_worker(cache_dir: str | None) -> None:
     global _worker_model
-    _worker_model = load_use(1, Path(cache_dir) if cache_dir else None)
+    _worker_model = load_use(1, Path(cache_dir) if cache_dir else None, bulk=True)
 
 
 def _encode_chunk(texts: list[str]) -> np.ndarray:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ._atom import Atom
 from ._store import AtomStore
 
-__all__ = ["AtomChange", "IngestReport", "ingest_atoms"]
+__all__ = ["AtomChange", "IngestReport", "KnownAtom", "ingest_atoms"]
 
 BATCH = 512  # one Chroma write and one parallel embedding per batch
 
@@ -42,26 +42,37 @@ class _Plan:
     gone: list[str]
 
 
-def _plan(atoms: Sequence[Atom], store: AtomStore) -> _Plan:
-    previous = {a.id: a for a in store.atoms()}  # one read: hashes derive from the atoms
-    known = {atom_id: atom.content_hash for atom_id, atom in previous.items()}
-    report = IngestReport()
+@dataclass(frozen=True)
+class KnownAtom:
+    """What the store holds for one atom id, as far as planning needs."""
+
+    content_hash: str
+    status: str
+    version: int
+
+
+def _plan(
+    atoms: Sequence[Atom], store: AtomStore, known: Mapping[str, KnownAtom] | None, unchanged: Collection[str]
+) -> _Plan:
+    if known is None:  # one read of the records' metadata: no atom parsed
+        known = {i: KnownAtom(*state) for i, state in store.states().items()}
+    report = IngestReport(unchanged=len(unchanged))
     todo: list[Atom] = []
     for atom in atoms:
-        if known.get(atom.id) == atom.content_hash:
+        old = known.get(atom.id)
+        if old is not None and old.content_hash == atom.content_hash:
             report.unchanged += 1
             continue
         todo.append(atom)
-        old = previous.get(atom.id)
         change = "updated" if old else "added"
         report.changes.append(
             AtomChange(
                 atom.id, change, atom.version, old.status if old else None, atom.status, atom.content_hash
             )
         )
-    gone = sorted(set(known) - {a.id for a in atoms})
+    gone = sorted(set(known) - {a.id for a in atoms} - set(unchanged))
     for atom_id in gone:
-        old = previous[atom_id]
+        old = known[atom_id]
         report.changes.append(AtomChange(atom_id, "removed", old.version, old.status, None, None))
     return _Plan(report, todo, gone)
 
@@ -74,6 +85,8 @@ def ingest_atoms(
     before_write: Callable[[list[AtomChange]], None] | None = None,
     after_write: Callable[[list[AtomChange]], None] | None = None,
     dry_run: bool = False,
+    known: Mapping[str, KnownAtom] | None = None,
+    unchanged: Collection[str] = (),
 ) -> IngestReport:
     """Bring ``store`` in line with ``atoms`` (already validated).
 
@@ -85,8 +98,12 @@ def ingest_atoms(
     log records only what the store holds). With ``dry_run`` nothing is
     written: the report says what would change. ``progress`` is called with the
     number of atoms handled after each batch.
+
+    ``known`` (what the store holds, when the caller knows it without reading the
+    store) and ``unchanged`` (ids of atoms whose files did not change, not passed in
+    ``atoms``) let a re-ingest of a large unchanged folder skip reading and parsing.
     """
-    plan = _plan(atoms, store)
+    plan = _plan(atoms, store, known, unchanged)
     report = plan.report
     report.dry_run = dry_run
     if dry_run:

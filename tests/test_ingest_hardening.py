@@ -18,9 +18,9 @@ from click.testing import CliRunner, Result
 from rich.console import Console
 
 from audit import AuditStore, SQLiteAuditStore
-from copilot._ingest import JOURNAL_FILE, ingest_folder
+from copilot._ingest import JOURNAL_FILE, MANIFEST_FILE, ingest_folder
 from copilot.cli import main
-from knowledge import Atom, AtomStore, BilingualEmbedding, ChromaAtomStore
+from knowledge import Atom, AtomStore, BilingualEmbedding, ChromaAtomStore, FileEntry, load_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 COPILOT = str(Path(sys.executable).parent / "copilot")
@@ -230,3 +230,32 @@ def test_ingest_json_reports_validation_errors_as_json(tmp_path: Path) -> None:
     assert result.exit_code == 2
     doc = json.loads(result.stdout)
     assert doc["ok"] is False and any(p["field"] == "id" for p in doc["problems"])
+
+
+def test_re_ingest_reads_only_changed_files_while_the_store_is_untouched(
+    tmp_path: Path, embedding: BilingualEmbedding
+) -> None:
+    kb = make_kb(tmp_path / "kb", 4)
+    home = Path(os.environ["COPILOT_HOME"])
+    assert run("knowledge", "ingest", str(kb)).exit_code == 0
+    manifest = home / MANIFEST_FILE
+    assert manifest.stat().st_mode & 0o777 == 0o600
+    previous = {k: FileEntry(*v) for k, v in json.loads(manifest.read_text())["files"].items()}
+    unchanged = load_folder(kb, previous)
+    assert unchanged.parsed == [] and set(unchanged.kept) == {f"gen-{n}.md" for n in range(4)}
+
+    (kb / "gen-1.md").write_text(ATOM.format(n=1).replace("version: 1", "version: 2"), encoding="utf-8")
+    again = json.loads(run("knowledge", "ingest", str(kb), "--json").stdout)
+    assert [(c["atom_id"], c["change"]) for c in again["changes"]] == [("gen-1", "updated")]
+    assert again["unchanged"] == 3
+
+    # Another writer changed the store: the manifest no longer describes it, so the
+    # store is read and the folder's truth restored.
+    other = ChromaAtomStore.embedded(home / "chroma", "atoms", embedding)
+    other.delete(["gen-2"])
+    other.close()
+    healed = json.loads(run("knowledge", "ingest", str(kb), "--json").stdout)
+    assert [(c["atom_id"], c["change"]) for c in healed["changes"]] == [("gen-2", "added")]
+    assert sorted(a["id"] for a in json.loads(run("knowledge", "list", "--json").stdout)) == [
+        f"gen-{n}" for n in range(4)
+    ]

@@ -127,3 +127,23 @@ def test_a_cancelled_waiter_does_not_stall_the_line() -> None:
         lanes.close()
     assert finished == [0, 2]
     assert lanes.pending == 0
+
+
+def test_one_press_may_wait_for_several_phases_at_once() -> None:
+    """The agents of one press ask for lanes together: same ticket, queued side by side."""
+    lanes = PressLanes(lanes=1, max_waiting=100)
+    finished: list[int] = []
+
+    async def press_with_agents(i: int) -> None:
+        with lanes.ticket() as ticket:
+            await asyncio.gather(*(lanes.run(ticket, _work, 1) for _ in range(3)))
+        finished.append(i)
+
+    async def burst() -> None:
+        await asyncio.gather(*(press_with_agents(i) for i in range(5)))
+
+    try:
+        asyncio.run(asyncio.wait_for(burst(), timeout=30))
+    finally:
+        lanes.close()
+    assert finished == list(range(5))

@@ -33,6 +33,9 @@ def test_cached_model_gives_identical_vectors(tmp_path: Path, reference: np.ndar
     np.testing.assert_array_equal(np.asarray(built.encode(TEXTS)), reference)
     np.testing.assert_array_equal(np.asarray(cached.encode(TEXTS)), reference)
     assert cached._sp.encode("你好", out_type=str) == ["<s>", "▁", "你", "好", "</s>"]
+    bulk = load_use(1, tmp_path, bulk=True)  # ingest workers unpack the prefix table at once
+    assert isinstance(bulk._sp._prefixes, dict) and not isinstance(cached._sp._prefixes, dict)
+    np.testing.assert_array_equal(np.asarray(bulk.encode(TEXTS)), reference)
 
 
 def test_damaged_cache_is_rebuilt(tmp_path: Path, reference: np.ndarray) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -11,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from copilot.errors import StoreError
 from knowledge import (
     Atom,
     BilingualEmbedding,
@@ -115,6 +119,13 @@ class AtomStoreConformance:
         by_python = {h.atom.id for h in filled.query("价格", where, k=len(CORPUS))}
         assert by_python == by_chroma
 
+    def test_listing_pages_through_the_store(
+        self, filled: ChromaAtomStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr("knowledge._store.PAGE", 2)  # a large store, in small: one get fails past ~32k
+        assert filled.atoms() == sorted(CORPUS, key=lambda a: a.id)
+        assert filled.manifest() == {a.id: a.content_hash for a in CORPUS}
+
     def test_incremental_ingest(self, filled: ChromaAtomStore) -> None:
         changed = [a for a in CORPUS if a.id != "zh-negotiation"]
         changed[0] = changed[0].model_copy(update={"body": "新的话术内容。", "version": 2})
@@ -159,6 +170,73 @@ class TestEmbeddedChroma(AtomStoreConformance):
         edited = [CORPUS[0].model_copy(update={"version": 2}), *CORPUS[1:]]
         ingest_atoms(edited, store)
         assert CountingEmbedding.embedded - before == 1
+
+
+class TestEmbeddedChromaReadOnly(AtomStoreConformance):
+    """A press reads through chromadb's Rust core (``_chroma_read``): same answers."""
+
+    @pytest.fixture
+    def store(self, tmp_path: Path, embedding: BilingualEmbedding) -> ChromaAtomStore:
+        return ChromaAtomStore.embedded(tmp_path / "chroma", "atoms", embedding)
+
+    @pytest.fixture
+    def filled(
+        self, store: ChromaAtomStore, tmp_path: Path, embedding: BilingualEmbedding
+    ) -> ChromaAtomStore:
+        ingest_atoms(CORPUS, store)
+        reader = ChromaAtomStore.embedded(tmp_path / "chroma", "atoms", embedding, read_only=True)
+        assert reader.read_only and reader._client is None  # no chromadb client behind it
+        return reader
+
+    def test_incremental_ingest(self, filled: ChromaAtomStore) -> None:
+        with pytest.raises(StoreError, match=r"read-only.*copilot knowledge ingest"):
+            ingest_atoms(CORPUS[:1], filled)
+
+    def test_sees_what_another_process_ingests(self, tmp_path: Path, filled: ChromaAtomStore) -> None:
+        where = StoreFilter(served_on=TODAY)
+        assert {h.atom.id for h in filled.query("价格", where, k=20)} >= {"zh-price"}
+        script = (
+            "import sys; sys.path.insert(0, sys.argv[2]);"
+            "from pathlib import Path; from test_store import CORPUS;"
+            "from knowledge import BilingualEmbedding, ChromaAtomStore, ingest_atoms;"
+            "s = ChromaAtomStore.embedded(Path(sys.argv[1]), 'atoms', BilingualEmbedding());"
+            "kept = [a for a in CORPUS if a.id != 'zh-price'];"
+            "kept[0] = kept[0].model_copy(update={'status': 'retired', 'version': 9});"
+            "new = kept[0].model_copy(update={'id': 'zh-tiered-quote', 'status': 'approved',"
+            " 'body': '全新的阶梯报价方案：按产线分期上线。'});"
+            "ingest_atoms([*kept, new], s); s.close()"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / "chroma"), str(Path(__file__).parent)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        deadline = time.monotonic() + 30  # a reader looks for writers' changes every second
+        while "zh-tiered-quote" not in (served := {h.atom.id for h in filled.query("价格", where, k=20)}):
+            assert time.monotonic() < deadline, f"the new atom never reached the reader: {served}"
+            time.sleep(0.1)
+        retired = next(a.id for a in CORPUS if a.id != "zh-price")
+        assert "zh-price" not in served and retired not in served
+        assert filled.count() == len(CORPUS)
+
+    def test_missing_store_falls_back_to_the_client(
+        self, tmp_path: Path, embedding: BilingualEmbedding
+    ) -> None:
+        fresh = ChromaAtomStore.embedded(tmp_path / "none", "atoms", embedding, read_only=True)
+        assert fresh.read_only and fresh._client is not None and fresh.count() == 0
+        with pytest.raises(StoreError, match="read-only"):
+            fresh.upsert(CORPUS[:1])
+        writer = ChromaAtomStore.embedded(tmp_path / "none", "atoms", embedding)
+        ingest_atoms(CORPUS, writer)  # the first ingest, while a server already reads
+        writer.close()
+        deadline = time.monotonic() + 30  # a reader looks for writers' changes every second
+        while type(fresh._col._collection).__name__ != "RustReader":
+            assert time.monotonic() < deadline, "the reader never switched to the Rust core"
+            fresh.query("价格", StoreFilter(served_on=TODAY), k=3)
+            time.sleep(0.1)
+        assert fresh.query("价格", StoreFilter(served_on=TODAY), k=3)
 
 
 class TestChromaServer(AtomStoreConformance):
