@@ -127,15 +127,19 @@ class OpenAIChatModel:
         self._ssl: ssl.SSLContext | None = None
         self._chat: ChatOpenAI | None = None
         self._warming = threading.Lock()
+        self._ready = threading.Event()  # the client is imported and built
+        self._warmer: threading.Thread | None = None
+        self._starting = threading.Lock()
         self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Pool] = weakref.WeakKeyDictionary()
 
     def __repr__(self) -> str:  # never shows the key
         return f"OpenAIChatModel(base_url={self.base_url!r}, model={self.name!r})"
 
     async def complete(self, messages: Sequence[ChatMessage], schema: type[S]) -> S:
+        started = time.monotonic()
+        await self._client_ready(started)
         runnable = self._pool().runnable(schema)
         turns = [(m.role, m.content) for m in messages]
-        started = time.monotonic()
         attempt = 0
         last = "timeout"  # a deadline hit while retrying keeps the reason of the retried failure
         while True:
@@ -166,7 +170,23 @@ class OpenAIChatModel:
 
     def warm_up_in_background(self) -> None:
         """Start :meth:`warm_up` in a thread, so it overlaps the other start-up work."""
-        threading.Thread(target=self.warm_up, name="llm-warm-up", daemon=True).start()
+        with self._starting:
+            if self._warmer is None:
+                self._warmer = threading.Thread(target=self.warm_up, name="llm-warm-up", daemon=True)
+                self._warmer.start()
+
+    async def _client_ready(self, started: float) -> None:
+        """Wait, within the model's timeout, for the client's import (1-3 s in a cold
+        process: a CLI press). Past the timeout the press falls back to the grounded
+        engine and the process may exit while the import goes on in its daemon thread."""
+        if self._ready.is_set():
+            return
+        self.warm_up_in_background()
+        while not self._ready.is_set():
+            if time.monotonic() - started >= self.timeout_s:
+                self._log(started, 0, "timeout")
+                raise ModelError("timeout", f"the model client was not ready within {self.timeout_s:g} s")
+            await asyncio.sleep(0.02)
 
     def warm_up(self) -> None:
         """Import and build the client before the first press (seconds on a cold, busy
@@ -175,6 +195,7 @@ class OpenAIChatModel:
             template = self._template()
             template.with_structured_output(_Probe, method=self.structured_output)  # its lazy imports
             _ = template.root_async_client.chat.completions  # openai imports its resources on first use
+            self._ready.set()
 
     def _template(self) -> ChatOpenAI:
         """The configured client, built once; each event loop gets a copy with its own pool."""

@@ -44,7 +44,9 @@ def suggest(conversation_path: Path, actor: str | None, as_json: bool) -> None:
     try:
         if not copilot.store.count():
             raise BadInput("the knowledge base is empty; run: copilot knowledge ingest examples/kb")
-        copilot.warm_up()  # model load is process start, not part of the press's timings
+        # The embedding model's load is process start, not part of the press's timings; the
+        # LLM client's import (1-3 s) is not waited for: it counts against COPILOT_LLM_TIMEOUT_S.
+        copilot.warm_up(model=False)
         result = asyncio.run(_press(copilot, conversation, actor))
     finally:
         copilot.close()

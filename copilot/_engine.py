@@ -125,14 +125,16 @@ class Copilot:
         settings = settings or Settings()
         return cls(settings, make_atom_store(settings, read_only=read_only), make_audit_store(settings))
 
-    def warm_up(self) -> None:
+    def warm_up(self, *, model: bool = True) -> None:
         """Load the embedding model, the vector index and the catalogue before the
-        first press, as a server does at start, so no rep waits for them."""
+        first press, as a server does at start, so no rep waits for them; and the
+        model client unless ``model`` is false (a one-press CLI run: its import then
+        goes on in the background and counts against the model's timeout)."""
         self.retriever.retrieve(
             ["warm up", "预热"], language="zh", industry="", stage="discovery", today=self.today()
         )
         warm = getattr(self.agents.chat_model, "warm_up", None)
-        if callable(warm):
+        if model and callable(warm):
             warm()
 
     def close(self) -> None:

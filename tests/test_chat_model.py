@@ -151,3 +151,15 @@ def test_function_model_validates_like_a_real_one() -> None:
     with pytest.raises(ModelError) as caught:
         asyncio.run(FunctionChatModel(garbage).complete(ASK, Answer))
     assert caught.value.reason == "unparseable"
+
+
+def test_a_client_still_importing_counts_against_the_timeout(fake: FakeOpenAI) -> None:
+    """A CLI press does not wait for the client's import (1-3 s cold): past the
+    model's timeout it falls back, and nothing was sent."""
+    model = OpenAIChatModel(base_url=fake.url, model="gpt-test", timeout_s=0.3)  # not warmed up
+    with model._warming, pytest.raises(ModelError) as caught:  # held: the import is under way
+        complete(model)
+    assert caught.value.reason == "timeout"
+    assert fake.completions() == []
+    complete(model)  # once ready, the same model answers
+    assert len(fake.completions()) == 1
