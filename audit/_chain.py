@@ -13,13 +13,42 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["GENESIS_HASH", "canonical_json", "chain_hash", "text_hash"]
+import orjson
+
+__all__ = ["GENESIS_HASH", "canonical_bytes", "canonical_json", "chain_hash", "text_hash"]
 
 GENESIS_HASH = "0" * 64
 """The ``prev_hash`` of the first row."""
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_MAYBE_OTHER_FLOAT = re.compile(rb"[:,\[]-?[0-9][0-9.]*e|[:,\[]-?0\.0000")
+"""Where orjson may write a number differently from ``json.dumps``: exponents, and
+floats below 1e-4 that Python writes with one. A match inside a string only costs
+the slow path; floats and everything else are otherwise written identically."""
+
+
+def canonical_bytes(row: Mapping[str, Any], *, floats: bool = True) -> bytes:
+    """``canonical_json(row)`` encoded as UTF-8, ten times faster, for a row that
+    already passed ``canonical_json`` once (``AuditEvent`` checks that when built:
+    orjson would write NaN as ``null`` where ``canonical_json`` refuses it).
+
+    orjson writes the same text as ``json.dumps`` for strings (every code point),
+    integers, nesting and key order; where a number might be written differently
+    (or orjson refuses the value) this falls back to ``json.dumps``. ``floats=False``
+    skips looking for such numbers in a row known to hold none (integers are written alike).
+    """
+    try:
+        data = orjson.dumps(row, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # an integer beyond 64 bits, a lone surrogate, a non-str key, NaN
+        return canonical_json(row).encode("utf-8")
+    if floats and _MAYBE_OTHER_FLOAT.search(data) is not None:
+        return canonical_json(row).encode("utf-8")
+    return data
 
 
 def canonical_json(row: Mapping[str, Any]) -> str:
@@ -28,7 +57,7 @@ def canonical_json(row: Mapping[str, Any]) -> str:
     Raises ``ValueError`` for NaN/infinity and for text that is not valid
     Unicode (a lone surrogate), since neither has a canonical UTF-8 form.
     """
-    text = json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    text = _ENCODER.encode(row)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:

@@ -7,6 +7,12 @@ atomically: temporary file, fsync, ``os.replace``. Before every append the
 store checks that the log's tail still is that checkpoint (``check_tail``) and
 refuses to extend a log that does not match; ``verify()`` checks the same.
 
+Once the file exists, a writer that keeps it open updates it in place instead
+(``update_checkpoint``): one 256-byte record rewritten whole at offset 0 and
+``fdatasync``ed, about a third of the cost of a new file and a rename on every
+append. A write within one disk sector is all or nothing, the assumption
+PostgreSQL makes for its own ``pg_control`` file; the record never changes size.
+
 A write interrupted between the commit and the rename leaves a fsynced
 ``<name>.<random>.tmp`` beside the file. Its content was written only after the
 rows were committed, so it is as good a witness as the file itself:
@@ -30,6 +36,7 @@ __all__ = [
     "TailMismatch",
     "check_tail",
     "read_checkpoint",
+    "update_checkpoint",
     "write_checkpoint",
 ]
 
@@ -112,9 +119,37 @@ def read_checkpoint(path: Path) -> Checkpoint | None:
     return best
 
 
+_RECORD = 256
+
+
+def _record(checkpoint: Checkpoint) -> str:
+    """The checkpoint as JSON padded to ``_RECORD`` bytes (ASCII: seq and hex hash only)."""
+    text = json.dumps({"seq": checkpoint.seq, "hash": checkpoint.hash})
+    return text.ljust(_RECORD - 1) + "\n" if len(text) < _RECORD else text + "\n"
+
+
+def update_checkpoint(path: Path, checkpoint: Checkpoint, fd: int | None) -> int:
+    """Write ``checkpoint`` to ``path`` through ``fd`` (from an earlier call) in place;
+    a new file (``write_checkpoint``) when there is no fd yet, the record would not fit,
+    or ``path`` is no longer the file ``fd`` has open. Returns the fd to pass next time."""
+    record = _record(checkpoint).encode("ascii")
+    if fd is not None:
+        try:
+            opened, current = os.fstat(fd), os.stat(path)
+            if (opened.st_dev, opened.st_ino) == (current.st_dev, current.st_ino) and len(record) == _RECORD:
+                os.pwrite(fd, record, 0)
+                os.fdatasync(fd)
+                return fd
+        except OSError:
+            pass  # replaced, removed, or the disk refused: write a new file (or fail there)
+        os.close(fd)
+    write_checkpoint(path, checkpoint)
+    return os.open(path, os.O_WRONLY)
+
+
 def write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
     """Replace the checkpoint in ``path`` (mode 0600) and remove older leftovers."""
-    payload = json.dumps({"seq": checkpoint.seq, "hash": checkpoint.hash}) + "\n"
+    payload = _record(checkpoint)
     fd, tmp_name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as tmp:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ._events import AuditEvent
 
@@ -24,6 +25,8 @@ class Pending:
     """One caller's batch, and what became of it."""
 
     batch: list[AuditEvent]
+    prepared: Any = None
+    """What the caller computed from ``batch`` before queueing (for ``write``)."""
     result: list[AuditEvent] | None = None
     error: BaseException | None = None
     lead: bool = False
@@ -47,8 +50,8 @@ class GroupCommit:
         self._queue: list[Pending] = []
         self._leading = False
 
-    def submit(self, batch: list[AuditEvent]) -> list[AuditEvent]:
-        pending = Pending(batch)
+    def submit(self, batch: list[AuditEvent], prepared: Any = None) -> list[AuditEvent]:
+        pending = Pending(batch, prepared)
         with self._lock:
             self._queue.append(pending)
             if not self._leading:

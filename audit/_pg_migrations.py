@@ -87,6 +87,18 @@ PG_MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX audit_facts_at ON audit_facts (at)",
         ),
     ),
+    Migration(
+        "m005_facts_final_action",
+        (
+            "ALTER TABLE audit_facts ADD COLUMN set_action TEXT, ADD COLUMN set_idx INTEGER",
+            "CREATE INDEX audit_facts_shown_set ON audit_facts (set_id) WHERE type = 'suggestion_shown'",
+            """
+            UPDATE audit_facts AS s SET set_action = a.action, set_idx = a.idx
+            FROM audit_facts AS a
+            WHERE s.type = 'suggestion_shown' AND a.type = 'rep_action' AND a.set_id = s.set_id
+            """,
+        ),
+    ),
 )
 
 
@@ -117,6 +129,8 @@ def apply_pg_migrations(conn: Any, migrations: Sequence[Migration] = PG_MIGRATIO
             if done is None:
                 for statement in migration.statements:
                     conn.execute(statement)
+                if migration.run is not None:
+                    migration.run(conn)
                 applied_at = datetime.now(UTC).isoformat(timespec="microseconds")
                 conn.execute(
                     "INSERT INTO _migrations (name, applied_at) VALUES (%s, %s)", (migration.name, applied_at)

@@ -25,7 +25,7 @@ from ._facts import FACT_COLUMNS
 from ._pg_migrations import apply_pg_migrations
 from ._sql import SqlAuditStore
 
-__all__ = ["PostgresAuditStore"]
+__all__ = ["PostgresAuditStore", "head_paths"]
 
 APPEND_LOCK = 0x5C0A_0D17_0002
 _INSERT_FACT = (
@@ -39,6 +39,12 @@ def redact_url(url: str) -> str:
     return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
 
 
+def head_paths(url: str, home: str | Path) -> tuple[Path, Path]:
+    """This machine's head checkpoint and lock files for the log at ``url``."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", redact_url(url).split("://", 1)[-1].split("@")[-1])
+    return Path(home) / f"audit-pg-{name}.head", Path(home) / f"audit-pg-{name}.lock"
+
+
 class PostgresAuditStore(SqlAuditStore):
     """Audit log in the PostgreSQL database at ``url``; created and migrated on open.
 
@@ -50,9 +56,7 @@ class PostgresAuditStore(SqlAuditStore):
     ) -> None:
         self.url = url
         self.label = redact_url(url)
-        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.label.split("://", 1)[-1].split("@")[-1])
-        self.checkpoint_path = Path(home) / f"audit-pg-{name}.head"
-        self.lock_path = Path(home) / f"audit-pg-{name}.lock"
+        self.checkpoint_path, self.lock_path = head_paths(url, home)
         self.read_only = read_only
         self._busy_timeout_s = busy_timeout_s
         self._db_error = psycopg.Error
@@ -103,7 +107,7 @@ class PostgresAuditStore(SqlAuditStore):
             return None
         return exc.diag.constraint_name == "audit_events_one_action"
 
-    def _executemany(self, conn: Any, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    def _executemany(self, conn: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with conn.cursor() as cursor:
             cursor.executemany(self._q(sql), rows)
 
@@ -117,12 +121,13 @@ class PostgresAuditStore(SqlAuditStore):
         return bool(conn.info.transaction_status != TransactionStatus.IDLE)
 
     @contextlib.contextmanager
-    def _stream_rows(self, conn: Any) -> Iterator[Iterator[tuple[int, str, str]]]:
+    def _stream_rows(self, conn: Any, *, raw: bool = False) -> Iterator[Iterator[tuple[int, Any, str]]]:
+        body = "convert_to(body, 'UTF8')" if raw else "body"
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         try:
             with conn.cursor(name="audit_verify") as cursor:
                 cursor.itersize = 5000
-                cursor.execute("SELECT seq, body, hash FROM audit_events ORDER BY seq")
+                cursor.execute(f"SELECT seq, {body}, hash FROM audit_events ORDER BY seq")
                 yield iter(cursor)
         finally:
             self._rollback(conn)

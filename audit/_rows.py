@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import types
+import typing
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from pydantic import JsonValue, ValidationError
 
 from copilot import redact_text
 from copilot.errors import AuditIntegrityError, StoreError
 
-from ._chain import canonical_json, text_hash
+from ._chain import canonical_bytes
 from ._checkpoint import Checkpoint, TailMismatch
 from ._events import AuditEvent, iso_utc
+from ._facts import fact_row
 
 __all__ = [
+    "Prepared",
     "anchor_of",
     "chain_batch",
     "incident_event",
+    "json_row",
+    "link",
     "load_event",
+    "prepare",
     "purge_event",
     "refuse_repeated_ids",
     "refused_error",
@@ -29,22 +39,101 @@ __all__ = [
 logger = logging.getLogger("copilot.audit")
 
 
-def chain_batch(
-    batch: list[AuditEvent], seq: int, prev_hash: str
-) -> tuple[list[AuditEvent], list[tuple[int, str, str]]]:
-    """Number and hash ``batch`` after the row (``seq``, ``prev_hash``): events as stored, rows."""
+def json_row(event: AuditEvent) -> dict[str, Any]:
+    """``event.chain_row()`` five times faster: the field values as they are, ``at`` as text.
+
+    Validation left every field JSON-ready except ``at`` (tests/test_audit_fast.py
+    holds this to ``chain_row`` for every event type)."""
+    row = event.__dict__.copy()
+    del row["hash"]
+    row["at"] = iso_utc(row["at"])
+    return row
+
+
+_FIELDS = sorted(name for name in AuditEvent.model_fields if name != "hash")
+_BEFORE = tuple(name for name in _FIELDS if name < "prev_hash")
+_BETWEEN = tuple(name for name in _FIELDS if "prev_hash" < name < "seq")
+_AFTER = tuple(name for name in _FIELDS if name > "seq")
+assert _BEFORE and _BETWEEN and _AFTER, "the splice in link() needs fields around prev_hash and seq"
+
+
+def _may_hold_floats(names: tuple[str, ...]) -> bool:
+    """Whether any of these fields can hold a float (only str/int/bool/None fields cannot)."""
+    plain = {str, int, bool, type(None), dict[str, str]}
+    for name in names:
+        annotation = AuditEvent.model_fields[name].annotation
+        args = (
+            set(typing.get_args(annotation))
+            if typing.get_origin(annotation) in (typing.Union, types.UnionType)
+            else {annotation}
+        )
+        if not all(a in plain or typing.get_origin(a) is typing.Literal for a in args):
+            return True
+    return False
+
+
+_BETWEEN_FLOATS = _may_hold_floats(_BETWEEN)
+_AFTER_FLOATS = _may_hold_floats(_AFTER)
+
+
+@dataclass(slots=True)
+class Prepared:
+    """An event encoded before its place in the chain is known: the canonical JSON
+    around ``prev_hash`` and ``seq`` (keys are sorted, so they fall between these
+    parts), and its facts row. ``prepare`` runs in the caller's thread, outside the
+    write lock, so that concurrent presses encode while the leader commits."""
+
+    event: AuditEvent
+    before: bytes
+    between: bytes
+    after: bytes
+    fact: list[Any]
+
+
+def prepare(batch: list[AuditEvent]) -> list[Prepared]:
+    out: list[Prepared] = []
+    for event in batch:
+        row = json_row(event)
+        row["seq"] = 0
+        out.append(
+            Prepared(
+                event,
+                canonical_bytes({k: row[k] for k in _BEFORE})[:-1],
+                canonical_bytes({k: row[k] for k in _BETWEEN}, floats=_BETWEEN_FLOATS)[1:-1],
+                canonical_bytes({k: row[k] for k in _AFTER}, floats=_AFTER_FLOATS)[1:],
+                list(fact_row(row)),
+            )
+        )
+    return out
+
+
+def link(
+    prepared: list[Prepared], seq: int, prev_hash: str
+) -> tuple[list[AuditEvent], list[tuple[int, str, str]], list[list[Any]]]:
+    """Number and hash ``prepared`` after the row (``seq``, ``prev_hash``): the events as
+    stored, the rows (seq, body, hash) and the facts rows."""
     stored: list[AuditEvent] = []
     rows: list[tuple[int, str, str]] = []
-    for event in batch:
+    facts: list[list[Any]] = []
+    sha256 = hashlib.sha256
+    for p in prepared:
         seq += 1
-        row = event.model_dump(mode="json", exclude={"hash"})
-        row["seq"], row["prev_hash"] = seq, prev_hash
-        body = canonical_json(row)
-        digest = text_hash(prev_hash, body)
-        stored.append(event.model_copy(update={"seq": seq, "prev_hash": prev_hash, "hash": digest}))
-        rows.append((seq, body, digest))
+        prev = prev_hash.encode()
+        body = b"".join((p.before, b',"prev_hash":"', prev, b'",', p.between, b',"seq":%d,' % seq, p.after))
+        digest = sha256(prev + body).hexdigest()
+        stored.append(p.event.model_copy(update={"seq": seq, "prev_hash": prev_hash, "hash": digest}))
+        rows.append((seq, body.decode("utf-8"), digest))
+        p.fact[0] = seq
+        facts.append(p.fact)
         prev_hash = digest
-    return stored, rows
+    return stored, rows, facts
+
+
+def chain_batch(
+    batch: list[AuditEvent], seq: int, prev_hash: str
+) -> tuple[list[AuditEvent], list[tuple[int, str, str]], list[list[Any]]]:
+    """``link(prepare(batch), seq, prev_hash)``."""
+    return link(prepare(batch), seq, prev_hash)
 
 
 def load_event(seq: int, body: str, digest: str) -> AuditEvent:

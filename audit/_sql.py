@@ -28,23 +28,28 @@ from ._checkpoint import (
     TailMismatch,
     check_tail,
     read_checkpoint,
+    update_checkpoint,
     write_checkpoint,
 )
 from ._events import AuditEvent, iso_utc
-from ._facts import FACT_COLUMNS, Fact, fact_of
+from ._facts import FACT_COLUMNS, fact_of
 from ._group import GroupCommit, Pending
+from ._report import Summary
 from ._rows import (
     anchor_of,
     chain_batch,
     incident_event,
+    link,
     load_event,
+    prepare,
     purge_event,
     refuse_repeated_ids,
     refused_error,
     second_action_error,
 )
 from ._store import AuditStore, VerifyReport
-from ._verify import StoredRow, verify_chain
+from ._summary import FactStream, summary_in_database
+from ._verify import StoredRow, links_through, verify_chain
 
 __all__ = ["PRIVATE", "SqlAuditStore"]
 
@@ -53,6 +58,10 @@ logger = logging.getLogger("copilot.audit")
 PRIVATE = 0o600
 _PAGE = 1000
 _INSERT_ROW = "INSERT INTO audit_events (seq, body, hash) VALUES (?, ?, ?)"
+_MARK_ACTION = (
+    "UPDATE audit_facts SET set_action = ?, set_idx = ? WHERE set_id = ? AND type = 'suggestion_shown'"
+)
+_TYPE, _SET, _ACTION, _IDX = (FACT_COLUMNS.index(c) for c in ("type", "set_id", "action", "idx"))
 
 
 class SqlAuditStore(AuditStore):
@@ -66,11 +75,14 @@ class SqlAuditStore(AuditStore):
     _busy_timeout_s: float
     _db_error: type[Exception]
     _insert_fact: str
+    _type_scan = "type"
+    """How report scans name ``type`` (SQLite: ``+type``, so that no partial index is used for a scan)."""
 
     def _init_common(self) -> None:
         self._lock = threading.Lock()
         self._group = GroupCommit(self._write_group)
         self._lock_fd: int | None = None
+        self._head_fd: int | None = None
         self._conn: Any = None
 
     # -- dialect hooks -------------------------------------------------------
@@ -86,7 +98,7 @@ class SqlAuditStore(AuditStore):
         """True: a second rep_action on a set; False: another unique violation; None: not one."""
         ...
 
-    def _executemany(self, conn: Any, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    def _executemany(self, conn: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         conn.executemany(self._q(sql), rows)
 
     @abstractmethod
@@ -94,8 +106,10 @@ class SqlAuditStore(AuditStore):
 
     @abstractmethod
     def _stream_rows(
-        self, conn: Any
-    ) -> contextlib.AbstractContextManager[Iterator[tuple[int, str, str]]]: ...
+        self, conn: Any, *, raw: bool = False
+    ) -> contextlib.AbstractContextManager[Iterator[tuple[int, Any, str]]]:
+        """Every row (seq, body, hash) in seq order; ``raw``: the body as UTF-8 bytes."""
+        ...
 
     def _close_connection(self, conn: Any) -> None:
         conn.close()
@@ -109,7 +123,7 @@ class SqlAuditStore(AuditStore):
         if self.read_only:
             raise StoreError(f"audit store {self.label} was opened read-only; open it again to append")
         refuse_repeated_ids(batch)
-        return self._group.submit(batch)
+        return self._group.submit(batch, prepare(batch))
 
     def _write_group(self, group: list[Pending]) -> None:
         started = time.perf_counter()
@@ -151,11 +165,11 @@ class SqlAuditStore(AuditStore):
 
     def _write_batch(self, conn: Any, pending: Pending, seq: int, prev: str) -> tuple[int, str]:
         """One caller's batch in its own savepoint; a refused batch leaves the others alone."""
-        stored, rows = chain_batch(pending.batch, seq, prev)
+        stored, rows, facts = link(pending.prepared, seq, prev)
         conn.execute("SAVEPOINT batch")
         try:
             self._executemany(conn, _INSERT_ROW, rows)
-            self._executemany(conn, self._insert_fact, [fact_of(event).row() for event in stored])
+            self._write_facts(conn, facts)
         except self._db_error as exc:
             conflict = self._action_conflict(exc)
             if conflict is None:
@@ -196,8 +210,9 @@ class SqlAuditStore(AuditStore):
         return tail, checkpoint, mismatch
 
     def _write_head(self, head: Checkpoint) -> None:
+        fd, self._head_fd = self._head_fd, None
         try:
-            write_checkpoint(self.checkpoint_path, head)
+            self._head_fd = update_checkpoint(self.checkpoint_path, head, fd)
         except OSError as exc:
             # The rows are committed; failing the append now would invite a retry
             # that duplicates them. The next append finds the checkpoint behind the
@@ -220,9 +235,9 @@ class SqlAuditStore(AuditStore):
                     message = f"the audit log {self.label} continues its head checkpoint: nothing to recover"
                     raise ActionRefused(message)
                 event = incident_event(mismatch, checkpoint, tail, actor, reason)
-                [stored], rows = chain_batch([event], tail.seq, tail.hash)
+                [stored], rows, _ = chain_batch([event], tail.seq, tail.hash)
                 self._executemany(conn, _INSERT_ROW, rows)
-                self._executemany(conn, self._insert_fact, [fact_of(stored).row()])
+                self._write_facts(conn, [fact_of(stored).row()])
                 conn.execute("COMMIT")
             except self._db_error as exc:
                 self._rollback(conn)
@@ -290,9 +305,9 @@ class SqlAuditStore(AuditStore):
                     raise ActionRefused(f"no audit events before {iso_utc(before)} to purge")
                 self._delete_prefix(conn, through)
                 event = purge_event(before, actor, first, through, str(found[0]))
-                [stored], rows = chain_batch([event], tail.seq, tail.hash)
+                [stored], rows, _ = chain_batch([event], tail.seq, tail.hash)
                 self._executemany(conn, _INSERT_ROW, rows)
-                self._executemany(conn, self._insert_fact, [fact_of(stored).row()])
+                self._write_facts(conn, [fact_of(stored).row()])
                 conn.execute("COMMIT")
             except self._db_error as exc:
                 self._rollback(conn)
@@ -377,11 +392,24 @@ class SqlAuditStore(AuditStore):
             after = rows[-1][0]
             remaining = None if remaining is None else remaining - len(rows)
 
-    def facts(self, *, since: datetime | None = None) -> Iterator[Fact]:
+    def facts(self, *, since: datetime | None = None) -> FactStream:
+        return FactStream(self, iso_utc(since) if since else "")
+
+    def _summary(self, start: str, end: str, reps: set[str] | None) -> Summary:
+        """``Summary`` of the sets shown in [start, end) to ``reps``, collapsed by the database."""
+        with self._lock:
+            return summary_in_database(self._connection(), self, start, end, reps)
+
+    def _fact_rows(self, since: str) -> list[tuple[Any, ...]]:
         query = self._q(f"SELECT {', '.join(FACT_COLUMNS)} FROM audit_facts WHERE at >= ? ORDER BY seq")
         with self._lock:
-            rows = self._connection().execute(query, (iso_utc(since) if since else "",)).fetchall()
-        return (Fact(*row) for row in rows)
+            return list(self._connection().execute(query, (since,)).fetchall())
+
+    def _set_groups(self, conn: Any, shown: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        """``Summary.sets`` of the facts rows matching ``shown`` (a hash aggregate in PostgreSQL)."""
+        keys = "actor, engine, prompts, competitor, missing_roles, citations, fallback, set_action, set_idx"
+        query = f"SELECT {keys}, count(*) FROM audit_facts WHERE {shown} GROUP BY {keys}"
+        return [tuple(r) for r in conn.execute(self._q(query), params).fetchall()]
 
     def _backfill_facts(self, conn: Any) -> None:
         """Facts for rows written before the facts table existed (or by an older version)."""
@@ -399,11 +427,22 @@ class SqlAuditStore(AuditStore):
                 except AuditIntegrityError as exc:  # verify() names it; reports stop before it
                     logger.warning("audit facts not rebuilt past seq %d: %s", row[0] - 1, exc)
                     break
-            self._executemany(conn, self._insert_fact, facts)
+            self._write_facts(conn, facts)
             conn.execute("COMMIT")
         except BaseException:
             self._rollback(conn)
             raise
+
+    def _write_facts(self, conn: Any, facts: Sequence[Sequence[Any]]) -> None:
+        """Insert the facts rows (``FACT_COLUMNS`` order), then ``_mark_actions``."""
+        self._executemany(conn, self._insert_fact, facts)
+        self._mark_actions(conn, facts)
+
+    def _mark_actions(self, conn: Any, facts: Sequence[Sequence[Any]]) -> None:
+        """Copy each final action onto the facts row of the set it ends (what reports group by)."""
+        actions = [(f[_ACTION], f[_IDX], f[_SET]) for f in facts if f[_TYPE] == "rep_action"]
+        if actions:
+            self._executemany(conn, _MARK_ACTION, actions)
 
     def count(self) -> int:
         with self._lock:
@@ -418,7 +457,11 @@ class SqlAuditStore(AuditStore):
         with self._lock:
             try:
                 anchor = self._purge_anchor(self._connection())
-                with self._stream_rows(self._connection()) as rows:
+                with self._stream_rows(self._connection(), raw=True) as raw:
+                    report = links_through(raw, [head, *checkpoints], start=anchor)
+                if report is not None:
+                    return report
+                with self._stream_rows(self._connection()) as rows:  # walk again to name the damage
                     stored = (StoredRow(seq, body, digest) for seq, body, digest in rows)
                     return verify_chain(stored, [head, *checkpoints], start=anchor)
             except self._db_error as exc:  # corrupted pages: a failed check, not a crash
@@ -433,6 +476,9 @@ class SqlAuditStore(AuditStore):
             if self._lock_fd is not None:
                 os.close(self._lock_fd)
                 self._lock_fd = None
+            if self._head_fd is not None:
+                os.close(self._head_fd)
+                self._head_fd = None
 
     # -- helpers -------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from copilot.errors import StoreError
 
 from ._chain import GENESIS_HASH
 from ._checkpoint import NamedCheckpoint, read_checkpoint
-from ._facts import FACT_COLUMNS
+from ._facts import DIM_COLUMNS, FACT_COLUMNS, dims_key
 from ._migrations import apply_migrations
 from ._parallel import PARALLEL_MIN_ROWS, ranges_link
 from ._sql import PRIVATE, SqlAuditStore
@@ -34,11 +34,17 @@ __all__ = ["SQLiteAuditStore"]
 
 logger = logging.getLogger("copilot.audit")
 
-_MIN_SQLITE = (3, 31, 0)  # generated columns
+_MIN_SQLITE = (3, 33, 0)  # generated columns (3.31), UPDATE … FROM (3.33)
 _INSERT_FACT = (
-    f"INSERT OR REPLACE INTO audit_facts ({', '.join(FACT_COLUMNS)})"
-    f" VALUES ({', '.join('?' * len(FACT_COLUMNS))})"
+    f"INSERT OR REPLACE INTO audit_facts ({', '.join(FACT_COLUMNS)}, dims)"
+    f" VALUES ({', '.join('?' * (len(FACT_COLUMNS) + 1))})"
 )
+_INSERT_DIMS = (
+    f"INSERT OR IGNORE INTO audit_dims (key, {', '.join(DIM_COLUMNS)})"
+    f" VALUES ({', '.join('?' * (len(DIM_COLUMNS) + 1))})"
+)
+_TYPE = FACT_COLUMNS.index("type")
+_DIMS = tuple(FACT_COLUMNS.index(c) for c in DIM_COLUMNS)
 
 
 def _create_private(path: Path) -> None:
@@ -174,6 +180,46 @@ class SQLiteAuditStore(SqlAuditStore):
             ).fetchone()
         return verify_tail(count, StoredRow(seq, body, digest), [head, *checkpoints], hashes_at)
 
+    # -- reports ---------------------------------------------------------------
+
+    _type_scan = "+type"
+
+    def _write_facts(self, conn: Any, facts: Sequence[Sequence[Any]]) -> None:
+        """As the base, plus each shown set's ``dims`` key (and ``audit_dims`` entry)."""
+        rows: list[tuple[Any, ...]] = []
+        dims: dict[int, tuple[Any, ...]] = {}
+        for fact in facts:
+            key = None
+            if fact[_TYPE] == "suggestion_shown":
+                values = tuple(fact[i] for i in _DIMS)
+                key = dims_key(values)
+                dims[key] = values
+            rows.append((*fact, key))
+        self._executemany(conn, _INSERT_FACT, rows)
+        if dims:
+            self._executemany(conn, _INSERT_DIMS, [(key, *values) for key, values in dims.items()])
+        self._mark_actions(conn, facts)
+
+    def _set_groups(self, conn: Any, shown: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        """Grouped by the one integer ``dims`` (SQLite sorts to group: short keys sort fast)."""
+        query = (
+            f"SELECT dims, set_action, set_idx, count(*) FROM audit_facts WHERE {shown}"
+            " GROUP BY dims, set_action, set_idx"
+        )
+        groups = conn.execute(query, params).fetchall()
+        keys = sorted({key for key, *_ in groups if key is not None})
+        values: dict[int, tuple[Any, ...]] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            found = conn.execute(
+                f"SELECT key, {', '.join(DIM_COLUMNS)} FROM audit_dims WHERE key IN ({marks})", chunk
+            )
+            values.update((key, tuple(rest)) for key, *rest in found)
+        if len(values) < len(keys) or any(key is None for key, *_ in groups):
+            raise sqlite3.DatabaseError("audit_dims does not name every group")  # report in Python
+        return [(*values[key], action, idx, n) for key, action, idx, n in groups]
+
     # -- dialect hooks -------------------------------------------------------
 
     def _begin_write(self, conn: Any) -> None:
@@ -200,8 +246,9 @@ class SQLiteAuditStore(SqlAuditStore):
         return bool(conn.in_transaction)
 
     @contextlib.contextmanager
-    def _stream_rows(self, conn: Any) -> Iterator[Iterator[tuple[int, str, str]]]:
-        cursor = conn.execute("SELECT seq, body, hash FROM audit_events ORDER BY seq")
+    def _stream_rows(self, conn: Any, *, raw: bool = False) -> Iterator[Iterator[tuple[int, Any, str]]]:
+        body = "CAST(body AS BLOB)" if raw else "body"
+        cursor = conn.execute(f"SELECT seq, {body}, hash FROM audit_events ORDER BY seq")
         try:
             yield cursor
         finally:

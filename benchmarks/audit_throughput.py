@@ -1,9 +1,13 @@
-"""Audit log throughput: append (SQLite, PostgreSQL; 1 and 4 writers; concurrent presses),
-verify and report on a large log. Prints figures; asserts nothing.
+"""Audit log throughput: append (SQLite, PostgreSQL; 1 and 4 writer processes, in batches
+and one event at a time; concurrent presses in one process, which group-commit), verify
+and report on a large log. Prints figures; asserts nothing.
 
     python benchmarks/audit_throughput.py                      # SQLite only, 1,000,000-event log
     python benchmarks/audit_throughput.py --pg postgresql://postgres@127.0.0.1:5432/postgres
     python benchmarks/audit_throughput.py --events 200000      # smaller log for verify/report
+    python benchmarks/audit_throughput.py --log /tmp/big.sqlite3 --skip-append   # reuse a log
+
+Bytes per event on disk: benchmarks/audit_size.py.
 
 Events are realistic in shape: per suggestion set one ``suggestion_shown`` (three
 cited suggestions, a decision chain, ~1.5 KB), and most get a ``rep_action``.
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import statistics
 import tempfile
 import threading
@@ -41,7 +46,7 @@ def shown(n: int, at: datetime) -> AuditEvent:
         at=at,
         actor=f"U{n % 40}",
         conversation_id=f"slack:C{n % 500}",
-        suggestion_set_id=f"ss-{n}",
+        suggestion_set_id=f"ss-{n:011x}",  # the engine's set ids grow with time too
         input={"messages": [{"from": "c-7", "text": "价格比预算高不少，另外极光数仓报价更低。"}]},
         output={
             "suggestions": suggestions,
@@ -65,7 +70,7 @@ def action(n: int, at: datetime) -> AuditEvent | None:
         type="rep_action",
         at=at,
         actor=f"U{n % 40}",
-        suggestion_set_id=f"ss-{n}",
+        suggestion_set_id=f"ss-{n:011x}",  # the engine's set ids grow with time too
         action=kind,  # type: ignore[arg-type]
         suggestion_index=None if kind in ("dismissed", "wrote_own") else 0,
         final_text=text,
@@ -88,8 +93,8 @@ def events_for(start: int, count: int) -> list[AuditEvent]:
 
 
 def _unique(events: list[AuditEvent]) -> list[AuditEvent]:
-    tag = uuid.uuid4().hex[:8]
-    return [e.model_copy(update={"suggestion_set_id": f"{e.suggestion_set_id}-{tag}"}) for e in events]
+    tag = uuid.uuid4().hex[:9]
+    return [e.model_copy(update={"suggestion_set_id": f"{e.suggestion_set_id}{tag}"}) for e in events]
 
 
 def _append_worker(target: str, home: str, count: int, batch: int, barrier: Any) -> float:
@@ -108,14 +113,16 @@ def bench_append(target: str, home: str, writers: int, count: int, batch: int) -
         pass  # migrate once
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Manager().Barrier(writers)
-    started = time.perf_counter()
-    with ctx.Pool(writers) as pool:
-        pool.starmap(_append_worker, [(target, home, count, batch, barrier)] * writers)
-    return writers * count / (time.perf_counter() - started)
+    with ctx.Pool(writers) as pool:  # each worker times its appends from the shared barrier on
+        elapsed = pool.starmap(_append_worker, [(target, home, count, batch, barrier)] * writers)
+    return writers * count / max(elapsed)
 
 
-def bench_presses(target: str, home: str, threads: int, per_thread: int) -> tuple[float, float, float]:
-    """Concurrent single-event presses on one store (group commit): events/s, p50 and p99 ms."""
+def bench_presses(
+    target: str, home: str, threads: int, per_thread: int, batch: int = 1
+) -> tuple[float, float, float]:
+    """Concurrent appends of ``batch`` events on one store (group commit): events/s, p50 and
+    p99 ms per append."""
     latencies: list[float] = []
     lock = threading.Lock()
     with open_audit_store(target, home=home) as store:
@@ -123,9 +130,9 @@ def bench_presses(target: str, home: str, threads: int, per_thread: int) -> tupl
 
         def press(offset: int) -> None:
             mine: list[float] = []
-            for i in range(per_thread):
+            for i in range(0, per_thread, batch):
                 t0 = time.perf_counter()
-                store.append([events[offset + i]])
+                store.append(events[offset + i : offset + min(i + batch, per_thread)])
                 mine.append((time.perf_counter() - t0) * 1000)
             with lock:
                 latencies.extend(mine)
@@ -138,7 +145,7 @@ def bench_presses(target: str, home: str, threads: int, per_thread: int) -> tupl
             w.join()
         elapsed = time.perf_counter() - started
     latencies.sort()
-    p99 = latencies[int(len(latencies) * 0.99) - 1]
+    p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)]
     return threads * per_thread / elapsed, statistics.median(latencies), p99
 
 
@@ -156,54 +163,82 @@ def main() -> None:
     )
     parser.add_argument("--events", type=int, default=1_000_000, help="size of the log for verify/report")
     parser.add_argument("--append", type=int, default=20_000, help="events per writer in the append runs")
+    parser.add_argument("--single", type=int, default=2_000, help="events per writer appended one at a time")
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--pg", default=None, help="PostgreSQL server URL (a scratch database is created)")
+    parser.add_argument("--log", type=Path, default=None, help="keep the big log here (built or extended)")
+    parser.add_argument("--skip-append", action="store_true", help="only verify and report")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        for writers in (1, 4):
-            db = str(home / f"append-{writers}.sqlite3")
-            rate = bench_append(db, tmp, writers, args.append, args.batch)
-            print(f"sqlite append, {writers} writer(s), batches of {args.batch}: {rate:,.0f} events/s")
-        rate, p50, p99 = bench_presses(str(home / "presses.sqlite3"), tmp, 32, 300)
-        print(
-            f"sqlite group commit, 32 concurrent single-event presses: {rate:,.0f} events/s,"
-            f" p50 {p50:.2f} ms, p99 {p99:.2f} ms"
-        )
-        if args.pg:
-            bench_postgres(args, tmp)
-        path = home / "big.sqlite3"
+        if not args.skip_append:
+            bench_sqlite_appends(args, tmp)
+            if args.pg:
+                bench_postgres(args, tmp)
+        path = args.log or home / "big.sqlite3"
         started = time.perf_counter()
-        build_log(path, args.events)
-        size_mb = path.stat().st_size / 2**20
-        print(
-            f"built a {args.events:,}-event log in {time.perf_counter() - started:.1f} s ({size_mb:,.0f} MB)"
-        )
+        with open_audit_store(path) as store:  # migrates an older log first
+            had = store.count()
+            print(f"opened (and migrated) a {had:,}-event log in {time.perf_counter() - started:.1f} s")
+        if had < args.events:
+            started = time.perf_counter()
+            build_log(path, args.events)
+            print(f"appended {args.events - had:,} events in {time.perf_counter() - started:.1f} s")
+        size_mb = sum(p.stat().st_size for p in path.parent.glob(path.name + "*")) / 2**20
+        print(f"log of {max(had, args.events):,} events: {size_mb:,.0f} MB")
         with open_audit_store(path, read_only=True) as store:
-            started = time.perf_counter()
-            report = store.verify()
-            elapsed = time.perf_counter() - started
-            rate = report.rows_checked / elapsed
-            print(
-                f"verify {report.rows_checked:,} rows: {elapsed:.2f} s, {rate:,.0f} rows/s (ok={report.ok})"
-            )
-            started = time.perf_counter()
-            data = build_report(store.facts())
-            elapsed = time.perf_counter() - started
-            print(f"report on {args.events:,} events ({data['totals']['shown']:,} sets): {elapsed:.2f} s")
+            for workers in (1, None):
+                started = time.perf_counter()
+                report = store.verify(workers=workers)  # type: ignore[call-arg]
+                elapsed = time.perf_counter() - started
+                rate = report.rows_checked / elapsed
+                print(
+                    f"verify {report.rows_checked:,} rows, {workers or os.cpu_count()} process(es):"
+                    f" {elapsed:.2f} s, {rate:,.0f} rows/s (ok={report.ok})"
+                )
+            for _ in range(2):
+                started = time.perf_counter()
+                data = build_report(store.facts())
+                elapsed = time.perf_counter() - started
+                print(
+                    f"report on {store.count():,} events ({data['totals']['shown']:,} sets): {elapsed:.2f} s"
+                )
+
+
+def bench_sqlite_appends(args: argparse.Namespace, tmp: str) -> None:
+    home = Path(tmp)
+    for writers in (1, 4):
+        for batch, count in ((args.batch, args.append), (1, args.single)):
+            db = str(home / f"append-{writers}-{batch}.sqlite3")
+            rate = bench_append(db, tmp, writers, count, batch)
+            print(f"sqlite append, {writers} writer process(es), batches of {batch}: {rate:,.0f} events/s")
+    for threads, per_thread, batch in ((4, args.append // 2, args.batch), (32, 300, 1)):
+        db = str(home / f"presses-{threads}-{batch}.sqlite3")
+        rate, p50, p99 = bench_presses(db, tmp, threads, per_thread, batch)
+        print(
+            f"sqlite group commit, {threads} threads in one process appending batches of {batch}:"
+            f" {rate:,.0f} events/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms per append"
+        )
 
 
 def bench_postgres(args: argparse.Namespace, tmp: str) -> None:
     import psycopg
 
-    for writers in (1, 4):
+    runs = [(w, args.batch, args.append // 2) for w in (1, 4)] + [(w, 1, args.single) for w in (1, 4)]
+    runs += [(0, args.batch, args.append // 2)]  # 0: 4 threads in one process (group commit)
+    for writers, batch, count in runs:
         name = f"copilot_bench_{uuid.uuid4().hex[:8]}"
         with psycopg.connect(args.pg, autocommit=True) as admin:
             admin.execute(f'CREATE DATABASE "{name}"')
         url = args.pg.rsplit("/", 1)[0] + f"/{name}"
         try:
-            rate = bench_append(url, tmp, writers, args.append // 2, args.batch)
-            print(f"postgres append, {writers} writer(s), batches of {args.batch}: {rate:,.0f} events/s")
+            if writers:
+                rate = bench_append(url, tmp, writers, count, batch)
+                what = f"{writers} writer process(es)"
+            else:
+                rate, _, _ = bench_presses(url, tmp, 4, count, batch)
+                what = "4 threads in one process (group commit)"
+            print(f"postgres append, {what}, batches of {batch}: {rate:,.0f} events/s")
         finally:
             with psycopg.connect(args.pg, autocommit=True) as admin:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -7,8 +7,8 @@ import functools
 import hashlib
 import logging
 import os
+import secrets
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
@@ -202,7 +202,7 @@ class Copilot:
         used_model = reply.provenance.engine == "llm"
         reason = reply.provenance.fallback if reply.provenance.model else None
         result = SuggestionSet(
-            id=f"ss-{uuid.uuid4().hex[:16]}",
+            id=_new_set_id(),
             conversation_id=redacted.id,
             engine="llm" if used_model else "grounded",
             fallback=Fallback(reason=reason) if reason else None,
@@ -362,8 +362,8 @@ class Copilot:
             conversation_id=redacted.id,
             suggestion_set_id=result.id,
             input_digest=_digest(original),
-            input=redacted.model_dump(mode="json", by_alias=True),
-            output=result.model_dump(mode="json", exclude={"timings_ms"}),
+            input=redacted.model_dump(mode="json", by_alias=True, exclude={"id"}),
+            output=_audit_output(result),
             engine=result.engine,
             model=result.model,
             prompt_versions=result.prompt_versions,
@@ -417,6 +417,36 @@ def _lap(timings: dict[str, float], name: str, since: float) -> float:
     now = time.perf_counter()
     timings[name] = (now - since) * 1000
     return now
+
+
+_LOGGED_ELSEWHERE = {
+    "id",
+    "conversation_id",
+    "engine",
+    "model",
+    "prompt_versions",
+    "atom_versions",
+    "timings_ms",
+}
+"""SuggestionSet fields the event has fields of its own for (``suggestion_set_id``, ``atoms`` …)."""
+
+
+def _audit_output(result: SuggestionSet) -> dict[str, Any]:
+    """What the log keeps of ``result``: once each, so a ``suggestion_shown`` row is about
+    half its old size. Each agent's provenance keeps only what differs from the default
+    (a grounded answer with no fallback logs ``{}``); its prompt is in ``prompt_versions``."""
+    output = result.model_dump(mode="json", exclude=_LOGGED_ELSEWHERE | {"provenance"})
+    output["provenance"] = {
+        agent: p.model_dump(mode="json", exclude_defaults=True, exclude={"prompt"})
+        for agent, p in result.provenance.items()
+    }
+    return output
+
+
+def _new_set_id() -> str:
+    """``ss-`` and 20 hex digits: milliseconds (11), then 36 random bits. Ids that grow with
+    time keep the audit log's set-id indexes appending at their end."""
+    return f"ss-{time.time_ns() // 1_000_000:011x}{secrets.token_hex(5)[:9]}"
 
 
 def _digest(conversation: Conversation) -> str:

@@ -28,10 +28,13 @@ from audit import (
     AuditEvent,
     AuditStore,
     SQLiteAuditStore,
+    build_report,
     canonical_json,
     chain_hash,
     open_audit_store,
 )
+from audit._checkpoint import Checkpoint, write_checkpoint
+from audit._facts import FACT_COLUMNS, fact_of
 from audit._migrations import MIGRATIONS, apply_migrations
 from copilot.errors import AuditIntegrityError, ConfigError, StoreError
 
@@ -90,6 +93,89 @@ def fill(store: AuditStore, count: int, batch: int = 50) -> list[AuditEvent]:
     for start in range(0, count, batch):
         stored += store.append(events[start : start + batch])
     return stored
+
+
+def review_events() -> list[AuditEvent]:
+    """Twelve sets over twelve hours: every final action, feedback, fallbacks, competitors."""
+    at = datetime(2026, 11, 1, 9, tzinfo=UTC)
+    actions: list[tuple[str, int | None] | None] = [
+        ("sent_as_is", 0),
+        ("edited", 1),
+        ("dismissed", None),
+        ("wrote_own", None),
+        ("ignored", None),
+        None,
+    ]
+    events: list[AuditEvent] = []
+    for n in range(12):
+        output: dict[str, Any] = {
+            "suggestions": [{"text": f"s{i}", "citations": [f"atom-{(n + i) % 4}"]} for i in range(3)],
+            "decision_chain": {"missing_roles": ["cfo"] if n % 2 else ["cfo", "legal"]},
+            "competitor": {"name": "极光数仓"} if n % 3 == 0 else None,
+            "fallback": {"reason": "timeout"} if n % 5 == 0 else None,
+        }
+        events.append(
+            shown(
+                n,
+                at=at + timedelta(hours=n),
+                output=output,
+                prompt_versions={"reply": f"reply@{n % 2}"},
+                latency_ms=float(5 + (n * 7) % 11),
+            )
+        )
+        chosen = actions[n % len(actions)]
+        if chosen is not None:
+            kind, index = chosen
+            events.append(
+                AuditEvent(
+                    type="rep_action",
+                    at=at + timedelta(hours=n, minutes=5),
+                    actor=f"rep-{n % 3}",
+                    suggestion_set_id=f"ss-{n}",
+                    action=kind,  # type: ignore[arg-type]
+                    suggestion_index=index,
+                )
+            )
+        if n % 4 == 0:
+            events.append(
+                AuditEvent(
+                    type="feedback",
+                    at=at + timedelta(hours=n, minutes=6),
+                    actor=f"rep-{n % 3}",
+                    suggestion_set_id=f"ss-{n}",
+                    helpful=n != 4,
+                    atom_id=f"atom-{n % 4}" if n else "",
+                )
+            )
+    return events
+
+
+def previous_schema_log() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], Checkpoint]:
+    """Rows, facts (for the older half only: the rest predate the facts table) and head
+    of a log as the previous schema (m001-m004) held it."""
+    events = review_events()
+    prev, rows, facts = GENESIS_HASH, [], []
+    for seq, event in enumerate(events, start=1):
+        row = {**event.chain_row(), "seq": seq, "prev_hash": prev}
+        body = json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        prev = hashlib.sha256((prev + body).encode("utf-8")).hexdigest()
+        rows.append((seq, body, prev))
+        if seq <= len(events) // 2:
+            facts.append(fact_of(event.model_copy(update={"seq": seq})).row())
+    return rows, facts, Checkpoint(len(rows), prev)
+
+
+def check_previous_schema_log(store: AuditStore) -> None:
+    """What a store opened on ``previous_schema_log`` must do: verify, report, append."""
+    report = store.verify()
+    assert report.ok and report.rows_checked == len(review_events()), report
+    assert store.facts().summary("", "", None) is not None  # type: ignore[attr-defined]
+    in_database = build_report(store.facts())
+    assert in_database == build_report(list(store.facts()))
+    totals = in_database["totals"]
+    assert (totals["shown"], totals["sent_as_is"], totals["edited"], totals["pending"]) == (12, 2, 2, 2)
+    store.append(mixed(3))
+    assert store.verify().ok
 
 
 def unstored(event: AuditEvent) -> AuditEvent:
@@ -242,6 +328,27 @@ class AuditStoreConformance:
         assert len(lines) == 2
         assert all(" ms" in line for line in lines)
         assert not any("SECRET-TEXT" in line or "slack:C" in line or "rep-" in line for line in lines)
+
+    # -- reporting -----------------------------------------------------------
+
+    def test_report_collapsed_by_the_database_equals_the_report_in_python(self, store: AuditStore) -> None:
+        store.append(review_events())
+        at = datetime(2026, 11, 1, 9, tzinfo=UTC)
+        windows: list[dict[str, Any]] = [
+            {},
+            {"since": at + timedelta(hours=5)},
+            {"until": at + timedelta(hours=9)},
+            {"reps": ["rep-1", "rep-2"]},
+            {"reps": []},
+        ]
+        assert store.facts().summary("", "", None) is not None  # type: ignore[attr-defined]
+        for window in windows:
+            in_database = build_report(store.facts(), **window)
+            in_python = build_report(list(store.facts()), **window)
+            assert in_database == in_python, window
+        full = build_report(store.facts())
+        assert full["totals"]["shown"] == 12 and full["totals"]["pending"] == 2
+        assert full["totals"]["helpful"] == 2 and full["totals"]["not_helpful"] == 1
 
     # -- verifying -----------------------------------------------------------
 
@@ -489,6 +596,22 @@ class TestSQLiteAuditStore(AuditStoreConformance):
             assert "append-only" in (SQLiteTamperer(store).attempt_delete(1) or "")
         assert [name for name, _ in self._migrations_table(db_path)] == [m.name for m in MIGRATIONS]
 
+    def test_a_log_written_under_the_previous_schema_verifies_and_reports(self, db_path: Path) -> None:
+        rows, facts, head = previous_schema_log()
+        conn = sqlite3.connect(db_path, isolation_level=None)
+        try:
+            apply_migrations(conn, MIGRATIONS[:-1])
+            conn.executemany("INSERT INTO audit_events (seq, body, hash) VALUES (?, ?, ?)", rows)
+            marks = ", ".join("?" * len(FACT_COLUMNS))
+            conn.executemany(f"INSERT INTO audit_facts ({', '.join(FACT_COLUMNS)}) VALUES ({marks})", facts)
+        finally:
+            conn.close()
+        write_checkpoint(db_path.with_name(db_path.name + ".head"), head)
+        with SQLiteAuditStore(db_path, read_only=True) as old:  # not migrated: reports add up in Python
+            assert old.verify().ok and build_report(old.facts())["totals"]["shown"] == 5
+        with SQLiteAuditStore(db_path) as store:
+            check_previous_schema_log(store)
+
     def test_database_is_in_wal_mode(self, store: SQLiteAuditStore) -> None:
         conn = sqlite3.connect(store.path)
         try:
@@ -512,6 +635,23 @@ class TestSQLiteAuditStore(AuditStoreConformance):
         assert json.loads(store.checkpoint_path.read_text()) == {"seq": 7, "hash": stored[-1].hash}
         leftovers = [p.name for p in store.path.parent.iterdir() if p.name.endswith(".tmp")]
         assert leftovers == []
+
+    def test_checkpoint_is_updated_in_place_and_follows_a_replaced_file(
+        self, store: SQLiteAuditStore
+    ) -> None:
+        fill(store, 3)
+        inode = store.checkpoint_path.stat().st_ino
+        stored = fill(store, 4)
+        assert store.checkpoint_path.stat().st_ino == inode  # one record rewritten, no new file
+        assert store.checkpoint_path.stat().st_size == 256
+        assert json.loads(store.checkpoint_path.read_text()) == {"seq": 7, "hash": stored[-1].hash}
+        moved = store.checkpoint_path.with_name("moved.head")
+        store.checkpoint_path.rename(moved)  # e.g. restored from a backup: a new file at the path
+        write_checkpoint(store.checkpoint_path, Checkpoint(7, stored[-1].hash))
+        [last] = store.append([shown(99)])
+        assert json.loads(store.checkpoint_path.read_text()) == {"seq": last.seq, "hash": last.hash}
+        assert json.loads(moved.read_text())["seq"] == 7  # the old file was left alone
+        assert store.verify().ok
 
     def test_unreadable_checkpoint_is_reported(self, store: SQLiteAuditStore) -> None:
         fill(store, 2)

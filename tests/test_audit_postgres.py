@@ -13,10 +13,20 @@ from typing import Any
 
 import psycopg
 import pytest
-from test_audit import AuditStoreConformance, OpenStore, mixed, shown
+from test_audit import (
+    AuditStoreConformance,
+    OpenStore,
+    check_previous_schema_log,
+    mixed,
+    previous_schema_log,
+    shown,
+)
 
 from audit import AuditStore, PostgresAuditStore, canonical_json, open_audit_store
+from audit._checkpoint import write_checkpoint
+from audit._facts import FACT_COLUMNS
 from audit._pg_migrations import PG_MIGRATIONS, apply_pg_migrations
+from audit._postgres import head_paths
 from copilot.errors import ActionRefused, StoreError
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
@@ -155,6 +165,22 @@ class TestPostgresAuditStore(AuditStoreConformance):
             store.append(mixed(3))
             assert "append-only" in (PostgresTamperer(store).attempt_delete(1) or "")
         assert [name for name, _ in self._migrations(pg_url)] == [m.name for m in PG_MIGRATIONS]
+
+    def test_a_log_written_under_the_previous_schema_verifies_and_reports(
+        self, pg_url: str, tmp_path: Path
+    ) -> None:
+        rows, facts, head = previous_schema_log()
+        marks = ", ".join(["%s"] * len(FACT_COLUMNS))
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            apply_pg_migrations(conn, PG_MIGRATIONS[:-1])
+            with conn.cursor() as cursor:
+                cursor.executemany("INSERT INTO audit_events (seq, body, hash) VALUES (%s, %s, %s)", rows)
+                cursor.executemany(
+                    f"INSERT INTO audit_facts ({', '.join(FACT_COLUMNS)}) VALUES ({marks})", facts
+                )
+        write_checkpoint(head_paths(pg_url, tmp_path)[0], head)
+        with PostgresAuditStore(pg_url, tmp_path) as store:
+            check_previous_schema_log(store)
 
     def test_filter_columns_are_generated_from_the_hashed_body(self, store: PostgresAuditStore) -> None:
         store.append([shown(4)])

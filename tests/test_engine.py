@@ -211,6 +211,28 @@ def test_every_press_is_logged_before_it_is_returned(copilot: Copilot) -> None:
     assert copilot.audit.verify().ok
 
 
+def test_shown_event_keeps_the_set_once(copilot: Copilot) -> None:
+    """Every field of the SuggestionSet is in the event exactly once: the set's id, engine,
+    prompts and atom versions in the event's own fields, the rest in ``output``."""
+    result = suggest(copilot, "01")
+    [event] = [e for e in copilot.audit.events(type="suggestion_shown") if e.suggestion_set_id == result.id]
+    assert event.output is not None and event.input is not None
+    shown = result.model_dump(mode="json", exclude={"timings_ms", "provenance"})
+    rebuilt = {k: v for k, v in event.output.items() if k != "provenance"}
+    rebuilt |= {"id": event.suggestion_set_id, "conversation_id": event.conversation_id}
+    rebuilt |= {"engine": event.engine, "model": event.model, "prompt_versions": event.prompt_versions}
+    rebuilt |= {"atom_versions": event.atoms}
+    assert rebuilt.keys() == shown.keys()
+    assert {k: v for k, v in rebuilt.items() if k != "decision_chain"} == {
+        k: v
+        for k, v in shown.items()
+        if k != "decision_chain"  # its names are pseudonyms in the log
+    }
+    assert set(event.output["provenance"]) == set(result.provenance)  # type: ignore[arg-type]
+    assert all(p == {} for p in event.output["provenance"].values())  # type: ignore[union-attr]
+    assert "id" not in event.input and event.input["messages"]
+
+
 def test_expired_and_draft_atoms_are_never_cited(copilot: Copilot) -> None:
     never = {"script-2025-yearend-offer-zh", "script-cold-open-legacy-zh", "obj-quality-doubt-draft-zh"}
     for name in SAMPLES:
