@@ -180,7 +180,10 @@ def dashboard_figures(
         "ratio_target": RATIO_TARGET,
         "totals": {
             **_figures(total),
-            "latency_ms": {"p50": _percentile(latencies, 50), "p95": _percentile(latencies, 95)},
+            "latency_ms": {
+                "p50": _percentile([(ms, 1) for ms in latencies], 50),
+                "p95": _percentile([(ms, 1) for ms in latencies], 95),
+            },
             "fallback_rate": _rate(fallbacks, total.shown),
             "fallbacks": fallbacks,
             "block_rate": _rate(blocked, read),
