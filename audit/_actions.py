@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -93,12 +94,12 @@ def _check_index(shown: AuditEvent, index: int | None, texts: list[str]) -> None
         raise ActionRefused(message)
 
 
-def _clean_text(text: str | None, limit: int, what: str) -> str | None:
+def _clean_text(text: str | None, limit: int, what: str, redactor: Redactor | None = None) -> str | None:
     if text is None:
         return None
     if len(text) > limit:
         raise ActionRefused(f"{what} is {len(text)} characters; at most {limit} are accepted")
-    return Redactor().redact(text)
+    return (redactor or Redactor()).redact(text)
 
 
 def _final(
@@ -133,11 +134,14 @@ def append_action(
     index: int | None = None,
     final_text: str | None = None,
     reason: str = "",
+    redactor_for: Callable[[str], Redactor] | None = None,
 ) -> AuditEvent:
     """Append the set's one final action (``ActionRefused`` when it cannot be recorded).
 
     ``rep`` must be the rep the set was shown to (the ``actor`` of its
-    ``suggestion_shown`` event, as stored). ``final_text`` is redacted here.
+    ``suggestion_shown`` event, as stored). ``final_text`` is redacted here, by
+    ``redactor_for(conversation_id)`` when given: the press's own redactor, so the
+    participants' names become the same pseudonyms the stored suggestions carry.
     """
     if action not in ACTIONS:
         raise ActionRefused(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
@@ -145,7 +149,8 @@ def append_action(
     _check_rep(shown, rep, action)
     texts = _suggestion_texts(shown)
     _check_index(shown, index, texts)
-    cleaned = _clean_text(final_text, MAX_FINAL_TEXT, "the final text")
+    redactor = redactor_for(shown.conversation_id) if redactor_for else None
+    cleaned = _clean_text(final_text, MAX_FINAL_TEXT, "the final text", redactor)
     text, distance = _final(shown, action, index, cleaned, texts)
     event = AuditEvent(
         type="rep_action",
@@ -156,7 +161,7 @@ def append_action(
         suggestion_index=index,
         final_text=text,
         edit_distance=distance,
-        reason=_clean_text(reason, MAX_REASON, "the reason") or "",
+        reason=_clean_text(reason, MAX_REASON, "the reason", redactor) or "",
     )
     [stored] = store.append([event])
     return stored

@@ -9,7 +9,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -256,19 +256,31 @@ class Copilot:
         rep: str,
         index: int | None = None,
         final_text: str | None = None,
+        names: Sequence[str] = (),
     ) -> AuditEvent:
         """Log the rep's one final action on a set (sent_as_is | edited | dismissed |
         wrote_own | ignored); ``final_text`` is redacted and its edit distance to
-        suggestion ``index`` stored. A second action, another rep, an unknown set or
-        a bad index raise :class:`~copilot.errors.ActionRefused`."""
+        suggestion ``index`` stored. ``names`` are the chat's participants: in the
+        stored text they become the pseudonyms the press gave them (as the stored
+        suggestions have them), never the names. A second action, another rep, an
+        unknown set or a bad index raise :class:`~copilot.errors.ActionRefused`."""
+        key = self._pseudonym_key
+        people = [name for name in names if name.strip()]
+
+        def redactor_for(conversation_id: str) -> Redactor:
+            return Redactor(names=people, key=key, scope=conversation_id)
+
         return await asyncio.to_thread(
-            append_action,
-            self.audit,
-            suggestion_set_id,
-            action,
-            rep=self._actor(rep),
-            index=index,
-            final_text=final_text,
+            functools.partial(
+                append_action,
+                self.audit,
+                suggestion_set_id,
+                action,
+                rep=self._actor(rep),
+                index=index,
+                final_text=final_text,
+                redactor_for=redactor_for if people else None,
+            )
         )
 
     async def record_feedback(

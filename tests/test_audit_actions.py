@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import multiprocessing
+import re
 import sqlite3
 from collections.abc import Iterator
 from datetime import date
@@ -213,6 +214,27 @@ def test_engine_records_action_and_feedback(engine: Copilot) -> None:
     feedback = asyncio.run(engine.record_feedback(result.id, True, rep=rep.id, atom_id=atom))
     assert feedback.atom_id == atom
     assert engine.audit.verify().ok
+
+
+def test_names_in_a_final_text_become_the_press_pseudonyms(engine: Copilot) -> None:
+    """The rep's own words name the customer: the log keeps the pseudonym the press gave
+    that person (the one the stored suggestions carry), never the name."""
+    [path] = (EXAMPLES / "conversations").glob("01-*.json")
+    conversation = Conversation.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    result = asyncio.run(engine.suggest(conversation))
+    rep = conversation.rep()
+    customer = next(p for p in conversation.participants if p.side == "customer")
+    assert rep is not None and customer.name
+    [shown] = [e for e in engine.audit.events(type="suggestion_shown") if e.suggestion_set_id == result.id]
+    final = f"{customer.name}，明天我把分期方案发您。"
+    names = [p.name for p in conversation.participants]
+    event = asyncio.run(
+        engine.record_action(result.id, "wrote_own", rep=rep.id, final_text=final, names=names)
+    )
+    assert event.final_text is not None and customer.name not in event.final_text
+    pseudonym = event.final_text.split("，")[0]
+    assert re.fullmatch(r"\[PERSON_\d{6}\]", pseudonym)
+    assert pseudonym in json.dumps(shown.input, ensure_ascii=False)  # the press's own token
 
 
 def test_locked_log_makes_suggest_fail_loudly_unless_opted_out(

@@ -276,7 +276,7 @@ def message_event(event_id: str, user: str, text: str) -> dict[str, Any]:
     [
         (lambda s: s, "sent_as_is"),
         (lambda s: s[:-2] + "！！", "edited"),
-        (lambda s: "I'll call you at 3pm.", "wrote_own"),
+        (lambda s: "Li Ming, I'll call you at 3pm.", "wrote_own"),
     ],
 )
 def test_a_reply_typed_after_suggestions_is_the_reps_action(
@@ -296,6 +296,7 @@ def test_a_reply_typed_after_suggestions_is_the_reps_action(
     running.wait_for_event("rep_action", set_id)
     [action] = running.events("rep_action", set_id)
     assert action.action == expected
+    assert "Li Ming" not in (action.final_text or "")  # the customer's name is logged as a pseudonym
 
 
 def test_no_request_body_reaches_the_logs(running: Running, caplog: pytest.LogCaptureFixture) -> None:

@@ -96,7 +96,9 @@ async def on_edit_submitted(ctx: SlackContext, body: dict[str, Any]) -> None:
     action: RepAction = "sent_as_is" if text.strip() == shown.suggestions[index].strip() else "edited"
     try:
         final = None if action == "sent_as_is" else text
-        await ctx.server.copilot.record_action(set_id, action, rep=user, index=index, final_text=final)
+        await ctx.server.copilot.record_action(
+            set_id, action, rep=user, index=index, final_text=final, names=await _names(ctx, state)
+        )
     except ActionRefused as exc:
         await ctx.tell(str(exc), rep=user, channel=shown.place.get("channel", ""))
         return
@@ -123,12 +125,23 @@ async def on_message(ctx: SlackContext, event: dict[str, Any], window_s: float) 
             action, index = classify_reply(text, shown.suggestions)
             try:
                 await ctx.server.copilot.record_action(
-                    shown.id, action, rep=user, index=index, final_text=text
+                    shown.id,
+                    action,
+                    rep=user,
+                    index=index,
+                    final_text=text,
+                    names=await _names(ctx, state),
                 )
             except ActionRefused:
                 log.info("slack reply after set %s: already acted on", shown.id)
             await _mark_acted(ctx, key, shown.id)
             return
+
+
+async def _names(ctx: SlackContext, state: ChatState | None) -> list[str]:
+    """The chat's participants' names (the state keeps only their pseudonyms): the rep's
+    final text is logged with the pseudonyms the press gave them."""
+    return [await ctx.directory.name(p.id) for p in (state.participants if state else [])]
 
 
 def classify_reply(text: str, suggestions: list[str]) -> tuple[RepAction, int | None]:

@@ -59,6 +59,15 @@ class Directory:
         self._users[user_id] = (time.monotonic(), user)
         return user
 
+    async def name(self, user_id: str) -> str:
+        """The name a chat shows for ``user_id`` (what the press's redactor pseudonymizes)."""
+        return display_name(await self.user(user_id), user_id)
+
+
+def display_name(user: dict[str, Any], user_id: str) -> str:
+    profile = user.get("profile") or {}
+    return str(profile.get("real_name") or user.get("real_name") or user.get("name") or user_id)
+
 
 async def read_conversation(
     client: AsyncWebClient,
@@ -90,7 +99,7 @@ async def read_conversation(
         user = await directory.user(user_id)
         side = _side(user, user_id, rep=rep, home_team=home_team, customers=customers)
         profile = user.get("profile") or {}
-        name = str(profile.get("real_name") or user.get("real_name") or user.get("name") or user_id)
+        name = display_name(user, user_id)
         names[user_id] = name
         participants[user_id] = Participant(
             id=user_id, name=name[:200], side=side, title=str(profile.get("title") or "")[:200]
