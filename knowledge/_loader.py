@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,9 @@ class FileEntry:
     content_hash: str
     status: str
     version: int
+    # size, mtime, ctime and inode when it was read: unchanged, the bytes are not read
+    # again (git's index does the same). ctime moves on every write and cannot be set back.
+    stat: str = ""
 
 
 @dataclass
@@ -59,7 +62,8 @@ def load_folder(
     progress: Callable[[int, int], None] | None = None,
 ) -> LoadedFolder:
     """Like :func:`load_atoms`, but a file whose bytes hash as in ``previous`` (same
-    relative path) is not parsed again: same bytes, same valid atom. Problems in
+    relative path) is not parsed again: same bytes, same valid atom; one whose size,
+    mtime, ctime and inode are as recorded is not even read. Problems in
     any file, and ids used twice across parsed and kept files, are all raised.
     ``progress(done, total)`` is called every 500 files."""
     root = Path(folder)
@@ -80,16 +84,19 @@ def load_folder(
         if progress and (done % 500 == 0 or done == len(files)):
             progress(done, len(files))
         shown = _display(path, root)
+        key = path.relative_to(root).as_posix()
+        entry = previous.get(key)
+        line = 1
         try:
-            raw = path.read_bytes()
+            found = path.stat()
+            stat = f"{found.st_size}:{found.st_mtime_ns}:{found.st_ctime_ns}:{found.st_ino}"
+            quick = entry is not None and entry.stat == stat
+            raw = b"" if quick else path.read_bytes()
         except OSError as exc:
             problems.append(AtomProblem(shown, 0, "file", f"cannot read: {exc.strerror or exc}"))
             continue
-        key = path.relative_to(root).as_posix()
-        digest = hashlib.sha256(raw).hexdigest()
-        entry = previous.get(key)
-        line = 1
-        if entry is not None and entry.sha256 == digest:
+        if entry is not None and (quick or entry.sha256 == hashlib.sha256(raw).hexdigest()):
+            entry = replace(entry, stat=stat)  # same bytes (maybe touched): not parsed again
             loaded.kept[key] = entry
         else:
             try:
@@ -97,7 +104,8 @@ def load_folder(
             except AtomValidationError as exc:
                 problems.extend(exc.problems)
                 continue
-            entry = FileEntry(digest, atom.id, atom.content_hash, atom.status, atom.version)
+            digest = hashlib.sha256(raw).hexdigest()
+            entry = FileEntry(digest, atom.id, atom.content_hash, atom.status, atom.version, stat)
             line = key_lines.get("id", 1)
             loaded.parsed.append(atom)
         if entry.atom_id in first_seen:

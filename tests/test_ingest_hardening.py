@@ -245,9 +245,18 @@ def test_re_ingest_reads_only_changed_files_while_the_store_is_untouched(
     assert unchanged.parsed == [] and set(unchanged.kept) == {f"gen-{n}.md" for n in range(4)}
 
     (kb / "gen-1.md").write_text(ATOM.format(n=1).replace("version: 1", "version: 2"), encoding="utf-8")
+    # An edit that keeps the size and puts the old mtime back is still seen (ctime moves).
+    sneaky, before = kb / "gen-3.md", (kb / "gen-3.md").stat()
+    sneaky.write_text(ATOM.format(n=3).replace("body number", "BODY NUMBER"), encoding="utf-8")
+    os.utime(sneaky, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert sneaky.stat().st_size == before.st_size
     again = json.loads(run("knowledge", "ingest", str(kb), "--json").stdout)
-    assert [(c["atom_id"], c["change"]) for c in again["changes"]] == [("gen-1", "updated")]
-    assert again["unchanged"] == 3
+    changed = sorted((c["atom_id"], c["change"]) for c in again["changes"])
+    assert changed == [("gen-1", "updated"), ("gen-3", "updated")]
+    assert again["unchanged"] == 2
+    (kb / "gen-0.md").write_bytes((kb / "gen-0.md").read_bytes())  # rewritten, same bytes
+    same = json.loads(run("knowledge", "ingest", str(kb), "--json").stdout)
+    assert same["changes"] == [] and same["unchanged"] == 4
 
     # Another writer changed the store: the manifest no longer describes it, so the
     # store is read and the folder's truth restored.
