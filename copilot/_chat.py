@@ -15,6 +15,7 @@ Every failure becomes :class:`copilot.errors.ModelError` with a short ``reason``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import logging
@@ -130,6 +131,8 @@ class OpenAIChatModel:
         self._ready = threading.Event()  # the client is imported and built
         self._warmer: threading.Thread | None = None
         self._starting = threading.Lock()
+        # Presses waiting for the client: each event loop's future, resolved by the warm-up.
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Pool] = weakref.WeakKeyDictionary()
 
     def __repr__(self) -> str:  # never shows the key
@@ -181,12 +184,19 @@ class OpenAIChatModel:
         engine and the process may exit while the import goes on in its daemon thread."""
         if self._ready.is_set():
             return
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = loop.create_future()
+        with self._starting:
+            if self._ready.is_set():
+                return
+            self._waiters.append((loop, ready))
         self.warm_up_in_background()
-        while not self._ready.is_set():
-            if time.monotonic() - started >= self.timeout_s:
-                self._log(started, 0, "timeout")
-                raise ModelError("timeout", f"the model client was not ready within {self.timeout_s:g} s")
-            await asyncio.sleep(0.02)
+        try:
+            await asyncio.wait_for(ready, max(0.0, self.timeout_s - (time.monotonic() - started)))
+        except TimeoutError:
+            self._log(started, 0, "timeout")
+            reason = f"the model client was not ready within {self.timeout_s:g} s"
+            raise ModelError("timeout", reason) from None
 
     def warm_up(self) -> None:
         """Import and build the client before the first press (seconds on a cold, busy
@@ -195,7 +205,12 @@ class OpenAIChatModel:
             template = self._template()
             template.with_structured_output(_Probe, method=self.structured_output)  # its lazy imports
             _ = template.root_async_client.chat.completions  # openai imports its resources on first use
+        with self._starting:
             self._ready.set()
+            waiters, self._waiters = self._waiters, []
+        for loop, ready in waiters:
+            with contextlib.suppress(RuntimeError):  # that press's loop has ended
+                loop.call_soon_threadsafe(_resolve, ready)
 
     def _template(self) -> ChatOpenAI:
         """The configured client, built once; each event loop gets a copy with its own pool."""
@@ -293,3 +308,8 @@ def _classify(exc: Exception) -> tuple[str, bool]:
     if isinstance(exc, (ValueError, ValidationError, json.JSONDecodeError)):
         return "unparseable", False  # the parser's errors (OutputParserException is a ValueError)
     return f"error: {type(exc).__name__}", False
+
+
+def _resolve(ready: asyncio.Future[None]) -> None:
+    if not ready.done():  # a press that gave up waiting cancelled it
+        ready.set_result(None)

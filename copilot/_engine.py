@@ -164,12 +164,8 @@ class Copilot:
         # Every CPU phase of the press takes its turn on the lanes, in arrival order,
         # redaction included: the event loop stays free for platform requests.
         prepared = await self.lanes.run(ticket, self._prepare, conversation)
-        redactor, redacted, language, retrieval = (
-            prepared.redactor,
-            prepared.redacted,
-            prepared.language,
-            prepared.retrieval,
-        )
+        redactor, redacted = prepared.redactor, prepared.redacted
+        language, retrieval = prepared.language, prepared.retrieval
         timings["redact"] = (prepared.redacted_at - started) * 1000
         mark = _lap(timings, "retrieve", prepared.redacted_at)
         ctx = AgentContext(

@@ -20,7 +20,6 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -87,12 +86,14 @@ def ingest_folder(
         # Files unchanged since a run whose result the store still holds need no parsing,
         # no reading of the store and no embedding: a re-ingest of a large unchanged
         # folder costs one hash per file.
-        known = {e.atom_id: KnownAtom(e.content_hash, e.status, e.version) for e in previous.values()}
-        plan = IngestPlan(known if previous else None, [e.atom_id for e in loaded.kept.values()])
+        known = (
+            {e.atom_id: KnownAtom(e.content_hash, e.status, e.version) for e in previous.values()}
+            if previous
+            else None  # no trusted manifest: the store is read
+        )
+        unchanged = [e.atom_id for e in loaded.kept.values()]
         if dry_run:
-            return ingest_atoms(
-                loaded.parsed, store, dry_run=True, known=plan.known, unchanged=plan.unchanged
-            )
+            return ingest_atoms(loaded.parsed, store, dry_run=True, known=known, unchanged=unchanged)
         journal = home / JOURNAL_FILE
         _recover(journal, store, audit)
         pending: list[AuditEvent] = []
@@ -113,17 +114,11 @@ def ingest_folder(
                 lambda n: bar.advance(task, n),
                 before_write=intend,
                 after_write=applied,
-                known=plan.known,
-                unchanged=plan.unchanged,
+                known=known,
+                unchanged=unchanged,
             )
         _write_manifest(home / MANIFEST_FILE, folder, store, loaded.entries)
         return report
-
-
-@dataclass(frozen=True)
-class IngestPlan:
-    known: dict[str, KnownAtom] | None  # what the store holds, when the manifest says it
-    unchanged: list[str]  # ids of atoms whose files were not parsed again
 
 
 class _Rate(ProgressColumn):
