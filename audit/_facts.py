@@ -5,6 +5,11 @@ seconds, so every append also writes one ``audit_facts`` row per event, in the
 same transaction. Facts are derived from the hashed body (``fact_of``) and are
 not themselves evidence: ``verify`` proves the bodies, and the facts can be
 rebuilt from them.
+
+They are also what the log is looked up by (type, conversation, set, rep, time,
+event id) and what enforces one final action per set: plain columns written
+with the row, where indexes on JSON extracted from each body cost an append
+twice as much (``m006`` on both backends).
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ FACT_COLUMNS = (
     "competitor",
     "missing_roles",
     "citations",
+    "event_id",
+    "conversation_id",
 )
 
 
@@ -77,6 +84,8 @@ class Fact:
     """JSON list of the buying roles still missing."""
     citations: str
     """JSON list, per suggestion shown, of the atom ids it cited."""
+    event_id: str
+    conversation_id: str
 
     def row(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in FACT_COLUMNS)
@@ -132,6 +141,8 @@ def fact_row(row: dict[str, Any]) -> tuple[Any, ...]:
         competitor,
         missing,
         citations,
+        row["event_id"],
+        row["conversation_id"],
     )
 
 

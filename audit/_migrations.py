@@ -129,6 +129,36 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
         _dims_of_old_facts,
     ),
+    Migration(
+        "m006_lookups_on_facts",
+        (
+            # Lookups (by type, conversation, set, rep, time, event id) and the one-final-
+            # action rule move to plain columns of audit_facts, written with each row from
+            # the values that were hashed. Indexes on columns generated from the JSON body
+            # parsed every body once per index on each append (half its cost). The generated
+            # columns stay, for ad-hoc SQL and for `copilot audit verify --facts`.
+            "ALTER TABLE audit_facts ADD COLUMN event_id TEXT",
+            "ALTER TABLE audit_facts ADD COLUMN conversation_id TEXT",
+            """
+            UPDATE audit_facts SET event_id = e.event_id, conversation_id = e.conversation_id
+            FROM audit_events AS e WHERE e.seq = audit_facts.seq
+            """,
+            "CREATE UNIQUE INDEX audit_facts_event_id ON audit_facts (event_id)",
+            "CREATE INDEX audit_facts_type ON audit_facts (type, seq)",
+            "CREATE INDEX audit_facts_conversation ON audit_facts (conversation_id, seq)",
+            "CREATE INDEX audit_facts_actor ON audit_facts (actor, seq)",
+            "CREATE INDEX audit_facts_set ON audit_facts (set_id, type)",
+            "CREATE UNIQUE INDEX audit_facts_one_action ON audit_facts (set_id) WHERE type = 'rep_action'",
+            "DROP INDEX audit_facts_shown_set",
+            "DROP INDEX audit_events_event_id",
+            "DROP INDEX audit_events_type",
+            "DROP INDEX audit_events_conversation",
+            "DROP INDEX audit_events_suggestion_set",
+            "DROP INDEX audit_events_one_action",
+            "DROP INDEX audit_events_actor",
+            "DROP INDEX audit_events_at",
+        ),
+    ),
 )
 
 

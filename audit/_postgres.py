@@ -63,6 +63,7 @@ class PostgresAuditStore(SqlAuditStore):
         self._insert_fact = _INSERT_FACT
         self._init_common()
         self._conn = self._open()
+        self._note_schema(self._conn)
 
     def _open(self) -> psycopg.Connection[Any]:
         timeout_ms = int(self._busy_timeout_s * 1000)
@@ -105,7 +106,7 @@ class PostgresAuditStore(SqlAuditStore):
     def _action_conflict(self, exc: Exception) -> bool | None:
         if not isinstance(exc, pg_errors.UniqueViolation):
             return None
-        return exc.diag.constraint_name == "audit_events_one_action"
+        return exc.diag.constraint_name == "audit_facts_one_action"
 
     def _executemany(self, conn: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with conn.cursor() as cursor:

@@ -62,6 +62,17 @@ _MARK_ACTION = (
     "UPDATE audit_facts SET set_action = ?, set_idx = ? WHERE set_id = ? AND type = 'suggestion_shown'"
 )
 _TYPE, _SET, _ACTION, _IDX = (FACT_COLUMNS.index(c) for c in ("type", "set_id", "action", "idx"))
+_LOOKUPS = "m006_lookups_on_facts"
+_LOOKUP_COLUMNS = (
+    ("type", "type"),
+    ("at", "at"),
+    ("actor", "actor"),
+    ("set_id", "suggestion_set_id"),
+    ("event_id", "event_id"),
+    ("conversation_id", "conversation_id"),
+)
+"""Each facts column that lookups use, and the generated column of the hashed row it must equal."""
+_BEFORE_LOOKUPS = FACT_COLUMNS.index("event_id")
 
 
 class SqlAuditStore(AuditStore):
@@ -76,6 +87,8 @@ class SqlAuditStore(AuditStore):
     _db_error: type[Exception]
     _insert_fact: str
     _type_scan = "type"
+    _distinct = "IS DISTINCT FROM"
+    """The NULL-safe inequality (SQLite: ``IS NOT``)."""
     """How report scans name ``type`` (SQLite: ``+type``, so that no partial index is used for a scan)."""
 
     def _init_common(self) -> None:
@@ -84,6 +97,20 @@ class SqlAuditStore(AuditStore):
         self._lock_fd: int | None = None
         self._head_fd: int | None = None
         self._conn: Any = None
+        self._facts_lookups = True
+
+    def _lookup_source(self) -> tuple[str, str]:
+        """A FROM clause with the lookup columns as ``f`` and the hashed rows as ``e``, and
+        the name of ``f``'s suggestion-set column."""
+        if self._facts_lookups:
+            return "audit_facts f JOIN audit_events e ON e.seq = f.seq", "set_id"
+        return "audit_events f JOIN audit_events e ON e.seq = f.seq", "suggestion_set_id"
+
+    def _note_schema(self, conn: Any) -> None:
+        """Whether lookups run on the facts' plain columns (``m006``), or, for an older log
+        opened read-only (so never migrated), on the generated columns of its rows."""
+        found = conn.execute(self._q("SELECT 1 FROM _migrations WHERE name = ?"), (_LOOKUPS,)).fetchone()
+        self._facts_lookups = found is not None
 
     # -- dialect hooks -------------------------------------------------------
 
@@ -134,6 +161,7 @@ class SqlAuditStore(AuditStore):
                 tail, _, mismatch = self._tail_check(conn)
                 if mismatch is not None:
                     raise refused_error(self.label, mismatch)
+                self._drop_stale_facts(conn, tail)
                 seq, prev_hash = tail.seq, tail.hash
                 for pending in group:
                     seq, prev_hash = self._write_batch(conn, pending, seq, prev_hash)
@@ -185,6 +213,12 @@ class SqlAuditStore(AuditStore):
         pending.result = stored
         return stored[-1].seq or seq, stored[-1].hash
 
+    def _drop_stale_facts(self, conn: Any, tail: Checkpoint) -> None:
+        """Facts past the last row belong to rows deleted behind the store's back (facts and
+        rows are written in one transaction); they would block the seqs, event ids and final
+        actions of new rows."""
+        conn.execute(self._q("DELETE FROM audit_facts WHERE seq > ?"), (tail.seq,))
+
     def _tail_check(self, conn: Any) -> tuple[Checkpoint, Checkpoint | None, TailMismatch | None]:
         """The log's tail, its checkpoint, and why the first does not continue the second."""
         last = conn.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").fetchone()
@@ -234,6 +268,7 @@ class SqlAuditStore(AuditStore):
                 if mismatch is None:
                     message = f"the audit log {self.label} continues its head checkpoint: nothing to recover"
                     raise ActionRefused(message)
+                self._drop_stale_facts(conn, tail)
                 event = incident_event(mismatch, checkpoint, tail, actor, reason)
                 [stored], rows, _ = chain_batch([event], tail.seq, tail.hash)
                 self._executemany(conn, _INSERT_ROW, rows)
@@ -294,7 +329,7 @@ class SqlAuditStore(AuditStore):
                 tail, _, mismatch = self._tail_check(conn)
                 if mismatch is not None:
                     raise refused_error(self.label, mismatch)
-                query = self._q("SELECT min(seq) FROM audit_events WHERE at >= ?")
+                query = self._q("SELECT min(seq) FROM audit_facts WHERE at >= ?")
                 (keep_from,) = conn.execute(query, (iso_utc(before),)).fetchone()
                 through = (int(keep_from) if keep_from is not None else tail.seq + 1) - 1
                 (first,) = conn.execute("SELECT coalesce(min(seq), 1) FROM audit_events").fetchone()
@@ -331,8 +366,8 @@ class SqlAuditStore(AuditStore):
         """(set id, rep) of sets shown before ``shown_before`` that have no final action."""
         query = self._q(
             "SELECT f.set_id, f.actor FROM audit_facts f WHERE f.type = 'suggestion_shown' AND f.at < ?"
-            " AND NOT EXISTS (SELECT 1 FROM audit_events e"
-            " WHERE e.suggestion_set_id = f.set_id AND e.type = 'rep_action') ORDER BY f.seq"
+            " AND NOT EXISTS (SELECT 1 FROM audit_facts a"
+            " WHERE a.set_id = f.set_id AND a.type = 'rep_action') ORDER BY f.seq"
         )
         with self._lock:
             rows = self._connection().execute(query, (iso_utc(shown_before),)).fetchall()
@@ -340,9 +375,9 @@ class SqlAuditStore(AuditStore):
 
     def _purge_anchor(self, conn: Any) -> Checkpoint | None:
         """(seq, hash) of the last purged row, from the newest ``purge`` event, if any."""
-        found = conn.execute(
-            "SELECT body FROM audit_events WHERE type = 'purge' ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
+        source, _ = self._lookup_source()
+        query = f"SELECT e.body FROM {source} WHERE f.type = 'purge' ORDER BY f.seq DESC LIMIT 1"
+        found = conn.execute(query).fetchone()
         return None if found is None else anchor_of(str(found[0]))
 
     # -- reading -------------------------------------------------------------
@@ -361,24 +396,25 @@ class SqlAuditStore(AuditStore):
     ) -> Iterator[AuditEvent]:
         if limit is not None and limit < 0:
             raise ValueError(f"limit must be >= 0, not {limit}")
-        where, params = ["seq > ?"], []
+        where, params = ["f.seq > ?"], []
+        source, set_column = self._lookup_source()
         for column, value in (
             ("type", type),
             ("conversation_id", conversation_id),
-            ("suggestion_set_id", suggestion_set_id),
+            (set_column, suggestion_set_id),
             ("actor", actor),
         ):
             if value is not None:
-                where.append(f"{column} = ?")
+                where.append(f"f.{column} = ?")
                 params.append(value)
         if since is not None:
-            where.append("at >= ?")
+            where.append("f.at >= ?")
             params.append(iso_utc(since))
         if until is not None:
-            where.append("at < ?")
+            where.append("f.at < ?")
             params.append(iso_utc(until))
-        query = self._q(
-            f"SELECT seq, body, hash FROM audit_events WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?"
+        query = self._q(  # looked up on the facts' plain columns, read from the hashed rows
+            f"SELECT e.seq, e.body, e.hash FROM {source} WHERE {' AND '.join(where)} ORDER BY f.seq LIMIT ?"
         )
         after, remaining = since_seq, limit
         while remaining is None or remaining > 0:
@@ -401,7 +437,10 @@ class SqlAuditStore(AuditStore):
             return summary_in_database(self._connection(), self, start, end, reps)
 
     def _fact_rows(self, since: str) -> list[tuple[Any, ...]]:
-        query = self._q(f"SELECT {', '.join(FACT_COLUMNS)} FROM audit_facts WHERE at >= ? ORDER BY seq")
+        columns = list(FACT_COLUMNS)
+        if not self._facts_lookups:  # an older log opened read-only
+            columns[_BEFORE_LOOKUPS:] = ["''"] * (len(columns) - _BEFORE_LOOKUPS)
+        query = self._q(f"SELECT {', '.join(columns)} FROM audit_facts WHERE at >= ? ORDER BY seq")
         with self._lock:
             return list(self._connection().execute(query, (since,)).fetchall())
 
@@ -443,6 +482,36 @@ class SqlAuditStore(AuditStore):
         actions = [(f[_ACTION], f[_IDX], f[_SET]) for f in facts if f[_TYPE] == "rep_action"]
         if actions:
             self._executemany(conn, _MARK_ACTION, actions)
+
+    def check_facts(self) -> VerifyReport:
+        """Whether every row's facts, which lookups and the one-final-action rule use, say
+        what its hashed body says (``verify`` proves the bodies, not the facts derived from
+        them). Names the first row whose facts are missing, edited, or have no row."""
+        if not self._facts_lookups:  # an older log opened read-only: lookups read the rows themselves
+            return VerifyReport(ok=True, rows_checked=self.count())
+        differs = " OR ".join(f"f.{fact} {self._distinct} e.{row}" for fact, row in _LOOKUP_COLUMNS)
+        with self._lock:
+            conn = self._connection()
+            (rows,) = conn.execute("SELECT count(*) FROM audit_events").fetchone()
+            (bad,) = conn.execute(
+                "SELECT min(e.seq) FROM audit_events e LEFT JOIN audit_facts f ON f.seq = e.seq"
+                f" WHERE f.seq IS NULL OR {differs}"
+            ).fetchone()
+            (orphan,) = conn.execute(
+                "SELECT min(f.seq) FROM audit_facts f"
+                " WHERE NOT EXISTS (SELECT 1 FROM audit_events e WHERE e.seq = f.seq)"
+            ).fetchone()
+        if bad is None and orphan is None:
+            return VerifyReport(ok=True, rows_checked=int(rows))
+        first = min(s for s in (bad, orphan) if s is not None)
+        what = "has no facts row, or its facts were edited" if first == bad else "has facts but no row"
+        reason = (
+            f"facts mismatch: seq {first} {what} (lookups by type, time, rep, set, conversation"
+            " and event id, and the one-final-action rule, use the facts)"
+        )
+        return VerifyReport(
+            ok=False, rows_checked=int(rows), first_bad_seq=int(first), reason=reason, damage="edited"
+        )
 
     def count(self) -> int:
         with self._lock:
@@ -497,7 +566,7 @@ class SqlAuditStore(AuditStore):
     def _duplicate_error(self, conn: Any, batch: list[AuditEvent], exc: Exception) -> str:
         ids = [e.event_id for e in batch]
         marks = ", ".join("?" * len(ids))
-        query = self._q(f"SELECT event_id FROM audit_events WHERE event_id IN ({marks})")
+        query = self._q(f"SELECT event_id FROM audit_facts WHERE event_id IN ({marks})")
         which = ", ".join(i for (i,) in conn.execute(query, ids).fetchall()) or "?"
         return (
             f"audit event(s) {which} already in {self.label} ({exc}); append each event once."

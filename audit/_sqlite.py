@@ -36,7 +36,7 @@ logger = logging.getLogger("copilot.audit")
 
 _MIN_SQLITE = (3, 33, 0)  # generated columns (3.31), UPDATE … FROM (3.33)
 _INSERT_FACT = (
-    f"INSERT OR REPLACE INTO audit_facts ({', '.join(FACT_COLUMNS)}, dims)"
+    f"INSERT INTO audit_facts ({', '.join(FACT_COLUMNS)}, dims)"
     f" VALUES ({', '.join('?' * (len(FACT_COLUMNS) + 1))})"
 )
 _INSERT_DIMS = (
@@ -82,6 +82,7 @@ class SQLiteAuditStore(SqlAuditStore):
             )
             raise StoreError(message)
         self._conn = self._open_read_only() if read_only else self._open()
+        self._note_schema(self._conn)
 
     def _open(self) -> sqlite3.Connection:
         try:
@@ -183,6 +184,7 @@ class SQLiteAuditStore(SqlAuditStore):
     # -- reports ---------------------------------------------------------------
 
     _type_scan = "+type"
+    _distinct = "IS NOT"
 
     def _write_facts(self, conn: Any, facts: Sequence[Sequence[Any]]) -> None:
         """As the base, plus each shown set's ``dims`` key (and ``audit_dims`` entry)."""
@@ -228,7 +230,7 @@ class SQLiteAuditStore(SqlAuditStore):
     def _action_conflict(self, exc: Exception) -> bool | None:
         if not isinstance(exc, sqlite3.IntegrityError):
             return None
-        return "suggestion_set_id" in str(exc)
+        return "audit_facts.set_id" in str(exc)  # the partial unique index of m006
 
     def _delete_prefix(self, conn: Any, through: int) -> None:
         triggers = conn.execute(

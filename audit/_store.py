@@ -94,6 +94,11 @@ class AuditStore(Protocol):
         ``checkpoints`` (exported earlier: each must still be in the log)."""
         ...
 
+    def check_facts(self) -> VerifyReport:
+        """Whether every row's facts (what lookups and the one-final-action rule use)
+        agree with its hashed body; names the first row whose facts do not."""
+        ...
+
     def purge(self, *, before: datetime, actor: str) -> AuditEvent:
         """Delete the rows before ``before`` (a prefix of the chain) and append a
         ``purge`` event that anchors what remains; ``ActionRefused`` if none."""

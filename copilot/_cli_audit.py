@@ -39,19 +39,29 @@ def audit() -> None:
     type=click.Path(path_type=Path),
     help="An exported checkpoint the log must still contain (repeatable).",
 )
+@click.option(
+    "--facts",
+    "check_facts",
+    is_flag=True,
+    help="Also check that the facts lookups use (type, time, rep, set, conversation, event id)"
+    " agree with every hashed row. Parses every row: about 20 s per million on SQLite.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the verification report as JSON.")
-def verify(checkpoint_files: tuple[Path, ...], as_json: bool) -> None:
+def verify(checkpoint_files: tuple[Path, ...], check_facts: bool, as_json: bool) -> None:
     """Re-check every row's hash and the chain; exit 1 naming the first bad row.
 
     \b
     Examples:
       copilot audit verify
       copilot audit verify --checkpoint /mnt/worm/audit-2026-11-01.json --json
+      copilot audit verify --facts
 
     Detects edited, deleted and reordered rows, and newest rows cut off the end
     (against the head checkpoint kept beside the database, and against every
     exported checkpoint given). Opens the log read-only, so it also works on a
     read-only copy. A missing or unreadable log is a failed check too.
+    --facts also checks the facts derived from each row, which lookups and the
+    one-final-action rule use.
     """
     from audit import VerifyReport, load_exported_checkpoint
 
@@ -63,6 +73,9 @@ def verify(checkpoint_files: tuple[Path, ...], as_json: bool) -> None:
     try:
         with make_audit_store(config, read_only=True) as store:
             report = store.verify(exported)
+            facts = store.check_facts() if report.ok and check_facts else None
+        if facts is not None and not facts.ok:
+            report = facts.model_copy(update={"head_seq": report.head_seq, "head_hash": report.head_hash})
     except StoreError as exc:  # a log that cannot be opened does not verify
         report = VerifyReport(ok=False, rows_checked=0, reason=str(exc), damage="unreadable")
     if as_json:

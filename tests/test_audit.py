@@ -51,6 +51,7 @@ class Tamperer(Protocol):
     def remove_checkpoint(self) -> None: ...
     def attempt_update(self, seq: int) -> str | None: ...
     def attempt_delete(self, seq: int) -> str | None: ...
+    def raw_edit(self, *statements: tuple[str, tuple[Any, ...]]) -> None: ...
 
 
 def shown(n: int = 0, **fields: Any) -> AuditEvent:
@@ -150,9 +151,13 @@ def review_events() -> list[AuditEvent]:
     return events
 
 
+PREVIOUS_FACT_COLUMNS = FACT_COLUMNS[: FACT_COLUMNS.index("event_id")]
+"""The facts columns before m006 (which added the lookup columns)."""
+
+
 def previous_schema_log() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], Checkpoint]:
     """Rows, facts (for the older half only: the rest predate the facts table) and head
-    of a log as the previous schema (m001-m004) held it."""
+    of a log as the schema before m005 held it (opening it runs m005 and m006)."""
     events = review_events()
     prev, rows, facts = GENESIS_HASH, [], []
     for seq, event in enumerate(events, start=1):
@@ -161,7 +166,7 @@ def previous_schema_log() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]],
         prev = hashlib.sha256((prev + body).encode("utf-8")).hexdigest()
         rows.append((seq, body, prev))
         if seq <= len(events) // 2:
-            facts.append(fact_of(event.model_copy(update={"seq": seq})).row())
+            facts.append(fact_of(event.model_copy(update={"seq": seq})).row()[: len(PREVIOUS_FACT_COLUMNS)])
     return rows, facts, Checkpoint(len(rows), prev)
 
 
@@ -443,6 +448,36 @@ class AuditStoreConformance:
         assert store.count() == 5
         assert store.verify().ok
 
+    def test_lookups_follow_the_facts_and_check_facts_names_an_edited_one(
+        self, store: AuditStore, tamper: Tamperer
+    ) -> None:
+        fill(store, 9)
+        assert store.check_facts().ok
+        tamper.raw_edit(("UPDATE audit_facts SET conversation_id = 'slack:elsewhere' WHERE seq = 4", ()))
+        assert [e.seq for e in store.events(conversation_id="slack:elsewhere")] == [4]
+        assert store.verify().ok  # the hashed rows are intact: only what finds them was changed
+        report = store.check_facts()
+        assert (report.ok, report.first_bad_seq, report.damage) == (False, 4, "edited")
+        assert "facts mismatch: seq 4" in report.reason
+
+    def test_check_facts_names_a_missing_facts_row_and_one_without_its_row(
+        self, store: AuditStore, tamper: Tamperer
+    ) -> None:
+        fill(store, 6)
+        tamper.raw_edit(("DELETE FROM audit_facts WHERE seq = 5", ()))
+        assert (store.check_facts().first_bad_seq, store.count()) == (5, 6)
+        tamper.raw_edit(("DELETE FROM audit_facts", ()))
+        tamper.raw_edit(
+            (
+                "INSERT INTO audit_facts (seq, type, at, actor, set_id, atom_id, engine, fallback, prompts,"
+                " competitor, missing_roles, citations, event_id, conversation_id)"
+                " VALUES (99, 'rep_action', '', '', 'ss-1', '', '', 0, '', '', '[]', '[]', 'x', '')",
+                (),
+            )
+        )
+        report = store.check_facts()
+        assert report.first_bad_seq == 1 and not report.ok
+
     def test_unreadable_row_raises_on_read(self, store: AuditStore, tamper: Tamperer) -> None:
         fill(store, 3)
         tamper.edit_body(2, type="not-a-type")
@@ -600,10 +635,11 @@ class TestSQLiteAuditStore(AuditStoreConformance):
         rows, facts, head = previous_schema_log()
         conn = sqlite3.connect(db_path, isolation_level=None)
         try:
-            apply_migrations(conn, MIGRATIONS[:-1])
+            apply_migrations(conn, [m for m in MIGRATIONS if m.name < "m005"])
             conn.executemany("INSERT INTO audit_events (seq, body, hash) VALUES (?, ?, ?)", rows)
-            marks = ", ".join("?" * len(FACT_COLUMNS))
-            conn.executemany(f"INSERT INTO audit_facts ({', '.join(FACT_COLUMNS)}) VALUES ({marks})", facts)
+            marks = ", ".join("?" * len(PREVIOUS_FACT_COLUMNS))
+            columns = ", ".join(PREVIOUS_FACT_COLUMNS)
+            conn.executemany(f"INSERT INTO audit_facts ({columns}) VALUES ({marks})", facts)
         finally:
             conn.close()
         write_checkpoint(db_path.with_name(db_path.name + ".head"), head)
@@ -619,16 +655,33 @@ class TestSQLiteAuditStore(AuditStoreConformance):
         finally:
             conn.close()
 
-    def test_filter_columns_are_generated_from_the_hashed_body(
+    def test_generated_columns_follow_the_hashed_body_and_check_facts_sees_an_edit(
         self, store: SQLiteAuditStore, tamper: SQLiteTamperer
     ) -> None:
         fill(store, 9)
         with pytest.raises(sqlite3.OperationalError, match="generated column"):
             tamper.raw_edit(("UPDATE audit_events SET conversation_id = 'slack:elsewhere' WHERE seq = 4", ()))
         tamper.edit_body(4, conversation_id="slack:elsewhere")
-        assert [e.seq for e in store.events(conversation_id="slack:elsewhere")] == [4]
         report = store.verify()
         assert (report.ok, report.first_bad_seq, report.reason) == (False, 4, "hash mismatch: row edited")
+        assert store.check_facts().first_bad_seq == 4
+
+    def test_lookups_use_the_facts_indexes(self, store: SQLiteAuditStore) -> None:
+        fill(store, 20)
+        conn = sqlite3.connect(store.path)
+        try:
+            indexes = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+            plan = " ".join(
+                str(row[-1])
+                for row in conn.execute(
+                    "EXPLAIN QUERY PLAN SELECT e.body FROM audit_facts f JOIN audit_events e ON e.seq = f.seq"
+                    " WHERE f.seq > 0 AND f.conversation_id = 'x' ORDER BY f.seq LIMIT 5"
+                )
+            )
+        finally:
+            conn.close()
+        assert not {i for i in indexes if i.startswith("audit_events_")}  # an append parses no JSON
+        assert "audit_facts_conversation" in plan
 
     def test_checkpoint_file_holds_the_head(self, store: SQLiteAuditStore) -> None:
         stored = fill(store, 7)

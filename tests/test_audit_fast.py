@@ -95,3 +95,30 @@ def test_chain_batch_hashes_as_documented() -> None:
         assert digest == hashlib.sha256((prev + body).encode("utf-8")).hexdigest()
         assert tuple(fact) == fact_of(event).row()
         prev = digest
+
+
+def test_restamped_event_is_the_model_copy() -> None:
+    from audit._rows import _restamped
+
+    for event in _events():
+        fast = _restamped(event, 7, "a" * 64, "b" * 64)
+        slow = event.model_copy(update={"seq": 7, "prev_hash": "a" * 64, "hash": "b" * 64})
+        assert fast == slow and fast.model_fields_set == slow.model_fields_set
+        assert fast.model_dump() == slow.model_dump()
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json)
+def test_a_float_the_walk_calls_safe_is_written_alike(value: Any) -> None:
+    from audit._chain import floats_differ
+
+    row = {"output": {"v": value}}
+    if not floats_differ(row):
+        assert canonical_bytes(row, floats=False) == canonical_json(row).encode("utf-8")
+
+
+def test_events_with_floats_orjson_writes_differently_hash_as_documented() -> None:
+    for value in (1e-05, 5e-324, 2.5e-07, 0.0001, 1e16, 9.999e15, -3e-5):
+        event = AuditEvent(type="incident", output={"x": [value, {"y": value}]}, latency_ms=abs(value))
+        [stored], [(_, body, _)], _ = chain_batch([event], 0, "0" * 64)
+        assert body == canonical_json(stored.chain_row())

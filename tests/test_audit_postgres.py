@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 from test_audit import (
+    PREVIOUS_FACT_COLUMNS,
     AuditStoreConformance,
     OpenStore,
     check_previous_schema_log,
@@ -24,7 +25,6 @@ from test_audit import (
 
 from audit import AuditStore, PostgresAuditStore, canonical_json, open_audit_store
 from audit._checkpoint import write_checkpoint
-from audit._facts import FACT_COLUMNS
 from audit._pg_migrations import PG_MIGRATIONS, apply_pg_migrations
 from audit._postgres import head_paths
 from copilot.errors import ActionRefused, StoreError
@@ -170,13 +170,13 @@ class TestPostgresAuditStore(AuditStoreConformance):
         self, pg_url: str, tmp_path: Path
     ) -> None:
         rows, facts, head = previous_schema_log()
-        marks = ", ".join(["%s"] * len(FACT_COLUMNS))
+        marks = ", ".join(["%s"] * len(PREVIOUS_FACT_COLUMNS))
         with psycopg.connect(pg_url, autocommit=True) as conn:
-            apply_pg_migrations(conn, PG_MIGRATIONS[:-1])
+            apply_pg_migrations(conn, [m for m in PG_MIGRATIONS if m.name < "m005"])
             with conn.cursor() as cursor:
                 cursor.executemany("INSERT INTO audit_events (seq, body, hash) VALUES (%s, %s, %s)", rows)
                 cursor.executemany(
-                    f"INSERT INTO audit_facts ({', '.join(FACT_COLUMNS)}) VALUES ({marks})", facts
+                    f"INSERT INTO audit_facts ({', '.join(PREVIOUS_FACT_COLUMNS)}) VALUES ({marks})", facts
                 )
         write_checkpoint(head_paths(pg_url, tmp_path)[0], head)
         with PostgresAuditStore(pg_url, tmp_path) as store:
