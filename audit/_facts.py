@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +24,7 @@ import orjson
 
 from ._events import AuditEvent, iso_utc
 
-__all__ = ["DIM_COLUMNS", "FACT_COLUMNS", "Fact", "dims_key", "fact_of", "fact_row"]
+__all__ = ["DIM_COLUMNS", "FACT_COLUMNS", "LOOKUP_SPAN", "Fact", "dims_key", "fact_of", "fact_row"]
 
 FACT_COLUMNS = (
     "seq",
@@ -50,14 +49,22 @@ FACT_COLUMNS = (
 )
 
 
+LOOKUP_SPAN = 1024
+"""Rows per span of the rep and conversation lookups, which are indexed by (seq // span,
+rep or conversation): new rows then touch the few index pages of the newest span, where
+(rep, seq) would touch one page per rep on every commit (half the pages an append wrote).
+A lookup probes each span: a thousand index probes per million rows."""
+
 DIM_COLUMNS = ("actor", "engine", "prompts", "competitor", "missing_roles", "citations", "fallback")
 """What a report breaks a shown set down by (besides its final action)."""
 
 
-def dims_key(values: Sequence[Any]) -> int:
+@functools.lru_cache(maxsize=65536)
+def dims_key(values: tuple[Any, ...]) -> int:
     """A 64-bit key of ``DIM_COLUMNS`` values, so that SQLite groups a million sets by one
     integer (``audit_dims`` maps it back). Distinct combinations number thousands, so a
-    collision (about 1 in 10^12 for 10^4 of them) is not a practical concern."""
+    collision (about 1 in 10^12 for 10^4 of them) is not a practical concern. Cached: the
+    same few combinations recur on every append."""
     digest = hashlib.blake2b(orjson.dumps(list(values)), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 

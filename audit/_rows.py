@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import JsonValue, ValidationError
+from pydantic import AwareDatetime, JsonValue, ValidationError
 
 from copilot import redact_text
 from copilot.errors import AuditIntegrityError, StoreError
@@ -64,7 +64,7 @@ def _float_fields() -> tuple[str, ...]:
 
 def _may_hold_floats(names: tuple[str, ...]) -> bool:
     """Whether any of these fields can hold a float (only str/int/bool/None fields cannot)."""
-    plain = {str, int, bool, type(None), dict[str, str]}
+    plain = {str, int, bool, type(None), dict[str, str], dict[str, int], AwareDatetime}  # ``at``: text
     for name in names:
         annotation = AuditEvent.model_fields[name].annotation
         args = (

@@ -32,7 +32,7 @@ from ._checkpoint import (
     write_checkpoint,
 )
 from ._events import AuditEvent, iso_utc
-from ._facts import FACT_COLUMNS, fact_of
+from ._facts import FACT_COLUMNS, LOOKUP_SPAN, fact_of
 from ._group import GroupCommit, Pending
 from ._report import Summary
 from ._rows import (
@@ -398,6 +398,11 @@ class SqlAuditStore(AuditStore):
             raise ValueError(f"limit must be >= 0, not {limit}")
         where, params = ["f.seq > ?"], []
         source, set_column = self._lookup_source()
+        # By rep or conversation: probe one span of seqs at a time (the index's order, see LOOKUP_SPAN)
+        by_rep_or_conversation = conversation_id is not None or actor is not None
+        clustered = self._facts_lookups and suggestion_set_id is None and by_rep_or_conversation
+        if clustered:
+            where.insert(0, f"f.seq / {LOOKUP_SPAN} = ?")
         for column, value in (
             ("type", type),
             ("conversation_id", conversation_id),
@@ -417,16 +422,32 @@ class SqlAuditStore(AuditStore):
             f"SELECT e.seq, e.body, e.hash FROM {source} WHERE {' AND '.join(where)} ORDER BY f.seq LIMIT ?"
         )
         after, remaining = since_seq, limit
+        span, last_span = (after + 1) // LOOKUP_SPAN, self._last_span() if clustered else 0
         while remaining is None or remaining > 0:
             page = _PAGE if remaining is None else min(_PAGE, remaining)
+            args = (span, after, *params, page) if clustered else (after, *params, page)
             with self._lock:
-                rows = self._connection().execute(query, (after, *params, page)).fetchall()
+                rows = self._connection().execute(query, args).fetchall()
             for seq, body, digest in rows:
                 yield load_event(seq, body, digest)
-            if len(rows) < page:
+            if len(rows) == page:
+                after = rows[-1][0]
+                remaining = None if remaining is None else remaining - len(rows)
+                continue
+            if not clustered:
                 return
-            after = rows[-1][0]
+            if span >= last_span:
+                last_span = self._last_span()  # rows appended meanwhile
+                if span >= last_span:
+                    return
             remaining = None if remaining is None else remaining - len(rows)
+            span += 1
+
+    def _last_span(self) -> int:
+        """The span (``seq // LOOKUP_SPAN``) of the newest row."""
+        with self._lock:
+            (head,) = self._connection().execute("SELECT coalesce(max(seq), 0) FROM audit_facts").fetchone()
+        return int(head) // LOOKUP_SPAN
 
     def facts(self, *, since: datetime | None = None) -> FactStream:
         return FactStream(self, iso_utc(since) if since else "")

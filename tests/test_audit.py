@@ -34,7 +34,7 @@ from audit import (
     open_audit_store,
 )
 from audit._checkpoint import Checkpoint, write_checkpoint
-from audit._facts import FACT_COLUMNS, fact_of
+from audit._facts import FACT_COLUMNS, LOOKUP_SPAN, fact_of
 from audit._migrations import MIGRATIONS, apply_migrations
 from copilot.errors import AuditIntegrityError, ConfigError, StoreError
 
@@ -262,6 +262,25 @@ class AuditStoreConformance:
         expected = [e.seq for e in stored if e.type == "suggestion_shown" and e.conversation_id == "slack:C0"]
         assert [e.seq for e in both] == [seq for seq in expected if (seq or 0) > 5]
         assert list(store.events(type="purge")) == []
+
+    def test_lookups_by_rep_and_conversation_span_the_whole_log(self, store: AuditStore) -> None:
+        events = [
+            shown(n, actor=f"U{n % 3}", conversation_id=f"slack:C{n % 5}")
+            for n in range(2 * LOOKUP_SPAN + 300)
+        ]
+        for start in range(0, len(events), 500):
+            store.append(events[start : start + 500])
+        by_rep = [e.seq for e in store.events(actor="U1")]
+        assert by_rep == [n + 1 for n in range(len(events)) if n % 3 == 1]
+        both = [e.seq for e in store.events(actor="U2", conversation_id="slack:C4", type="suggestion_shown")]
+        assert both == [n + 1 for n in range(len(events)) if n % 3 == 2 and n % 5 == 4]
+        later = [e.seq for e in store.events(conversation_id="slack:C0", since_seq=LOOKUP_SPAN + 3, limit=7)]
+        assert later == [n + 1 for n in range(LOOKUP_SPAN + 3, len(events)) if n % 5 == 0][:7]
+        assert next(store.events(actor="nobody"), None) is None
+        growing = store.events(actor="U0")
+        first = next(growing)
+        store.append([shown(10_000, actor="U0")])  # appended while the lookup runs: seen at the end
+        assert [first.seq, *(e.seq for e in growing)][-1] == len(events) + 1
 
     def test_reads_page_through_large_logs(self, store: AuditStore) -> None:
         store.append([AuditEvent(type="feedback", helpful=True) for _ in range(2_345)])
@@ -675,13 +694,14 @@ class TestSQLiteAuditStore(AuditStoreConformance):
                 str(row[-1])
                 for row in conn.execute(
                     "EXPLAIN QUERY PLAN SELECT e.body FROM audit_facts f JOIN audit_events e ON e.seq = f.seq"
-                    " WHERE f.seq > 0 AND f.conversation_id = 'x' ORDER BY f.seq LIMIT 5"
+                    f" WHERE f.seq / {LOOKUP_SPAN} = 0 AND f.seq > 0 AND f.conversation_id = 'x'"
+                    " ORDER BY f.seq LIMIT 5"
                 )
             )
         finally:
             conn.close()
         assert not {i for i in indexes if i.startswith("audit_events_")}  # an append parses no JSON
-        assert "audit_facts_conversation" in plan
+        assert "audit_facts_conversation" in plan and "TEMP B-TREE" not in plan  # in index order
 
     def test_checkpoint_file_holds_the_head(self, store: SQLiteAuditStore) -> None:
         stored = fill(store, 7)
