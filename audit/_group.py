@@ -27,6 +27,8 @@ class Pending:
     batch: list[AuditEvent]
     prepared: Any = None
     """What the caller computed from ``batch`` before queueing (for ``write``)."""
+    linked: Any = None
+    """What ``write`` chained, to build ``result`` from once the write lock is released."""
     result: list[AuditEvent] | None = None
     error: BaseException | None = None
     lead: bool = False

@@ -28,12 +28,14 @@ __all__ = [
     "incident_event",
     "json_row",
     "link",
+    "link_rows",
     "load_event",
     "prepare",
     "purge_event",
     "refuse_repeated_ids",
     "refused_error",
     "second_action_error",
+    "stamped",
 ]
 
 logger = logging.getLogger("copilot.audit")
@@ -134,26 +136,41 @@ def _restamped(event: AuditEvent, seq: int, prev_hash: str, digest: str) -> Audi
     return stored
 
 
-def link(
+def link_rows(
     prepared: list[Prepared], seq: int, prev_hash: str
-) -> tuple[list[AuditEvent], list[tuple[int, str, str]], list[list[Any]]]:
-    """Number and hash ``prepared`` after the row (``seq``, ``prev_hash``): the events as
-    stored, the rows (seq, body, hash) and the facts rows."""
-    stored: list[AuditEvent] = []
+) -> tuple[list[tuple[int, str, str]], list[list[Any]]]:
+    """Number and hash ``prepared`` after the row (``seq``, ``prev_hash``): the rows
+    (seq, body, hash) and the facts rows. What must happen under the write lock."""
     rows: list[tuple[int, str, str]] = []
     facts: list[list[Any]] = []
     sha256 = hashlib.sha256
+    prev = prev_hash.encode()
     for p in prepared:
         seq += 1
-        prev = prev_hash.encode()
         body = b"".join((p.before, b',"prev_hash":"', prev, b'",', p.between, b',"seq":%d,' % seq, p.after))
         digest = sha256(prev + body).hexdigest()
-        stored.append(_restamped(p.event, seq, prev_hash, digest))
         rows.append((seq, body.decode("utf-8"), digest))
         p.fact[0] = seq
         facts.append(p.fact)
+        prev = digest.encode()
+    return rows, facts
+
+
+def stamped(prepared: list[Prepared], prev_hash: str, rows: list[tuple[int, str, str]]) -> list[AuditEvent]:
+    """The events as stored by ``link_rows`` (which chained them after ``prev_hash``)."""
+    stored: list[AuditEvent] = []
+    for p, (seq, _, digest) in zip(prepared, rows, strict=True):
+        stored.append(_restamped(p.event, seq, prev_hash, digest))
         prev_hash = digest
-    return stored, rows, facts
+    return stored
+
+
+def link(
+    prepared: list[Prepared], seq: int, prev_hash: str
+) -> tuple[list[AuditEvent], list[tuple[int, str, str]], list[list[Any]]]:
+    """``link_rows``, and the events as stored."""
+    rows, facts = link_rows(prepared, seq, prev_hash)
+    return stamped(prepared, prev_hash, rows), rows, facts
 
 
 def chain_batch(

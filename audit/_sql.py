@@ -39,13 +39,14 @@ from ._rows import (
     anchor_of,
     chain_batch,
     incident_event,
-    link,
+    link_rows,
     load_event,
     prepare,
     purge_event,
     refuse_repeated_ids,
     refused_error,
     second_action_error,
+    stamped,
 )
 from ._store import AuditStore, VerifyReport
 from ._summary import FactStream, summary_in_database
@@ -179,6 +180,9 @@ class SqlAuditStore(AuditStore):
                 raise
             if seq != tail.seq:
                 self._write_head(Checkpoint(seq=seq, hash=prev_hash))
+        for pending in group:  # the events as stored, built outside the lock
+            if pending.linked is not None:
+                pending.result = stamped(pending.prepared, *pending.linked)
         written = [p.result for p in group if p.result]
         if written:
             logger.info(
@@ -193,7 +197,7 @@ class SqlAuditStore(AuditStore):
 
     def _write_batch(self, conn: Any, pending: Pending, seq: int, prev: str) -> tuple[int, str]:
         """One caller's batch in its own savepoint; a refused batch leaves the others alone."""
-        stored, rows, facts = link(pending.prepared, seq, prev)
+        rows, facts = link_rows(pending.prepared, seq, prev)
         conn.execute("SAVEPOINT batch")
         try:
             self._executemany(conn, _INSERT_ROW, rows)
@@ -210,8 +214,8 @@ class SqlAuditStore(AuditStore):
                 pending.error = StoreError(self._duplicate_error(conn, pending.batch, exc))
             return seq, prev
         conn.execute("RELEASE SAVEPOINT batch")
-        pending.result = stored
-        return stored[-1].seq or seq, stored[-1].hash
+        pending.linked = (prev, rows)
+        return rows[-1][0], rows[-1][2]
 
     def _drop_stale_facts(self, conn: Any, tail: Checkpoint) -> None:
         """Facts past the last row belong to rows deleted behind the store's back (facts and
