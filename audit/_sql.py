@@ -163,9 +163,7 @@ class SqlAuditStore(AuditStore):
                 if mismatch is not None:
                     raise refused_error(self.label, mismatch)
                 self._drop_stale_facts(conn, tail)
-                seq, prev_hash = tail.seq, tail.hash
-                for pending in group:
-                    seq, prev_hash = self._write_batch(conn, pending, seq, prev_hash)
+                seq, prev_hash = self._write_together(conn, group, tail.seq, tail.hash)
                 conn.execute("COMMIT")
             except self._db_error as exc:
                 self._rollback(conn)
@@ -194,6 +192,37 @@ class SqlAuditStore(AuditStore):
                 written[-1][-1].hash,
                 (time.perf_counter() - started) * 1000,
             )
+
+    def _write_together(self, conn: Any, group: list[Pending], seq: int, prev: str) -> tuple[int, str]:
+        """Every batch of the group in one set of multi-row statements (a handful per commit,
+        not a handful per press); if the database refuses one (a second final action, an
+        event id already logged), undo and write batch by batch, so that only it fails."""
+        linked: list[tuple[Pending, str, list[tuple[int, str, str]]]] = []
+        rows: list[tuple[int, str, str]] = []
+        facts: list[list[Any]] = []
+        last_seq, last_hash = seq, prev
+        for pending in group:
+            batch_rows, batch_facts = link_rows(pending.prepared, last_seq, last_hash)
+            linked.append((pending, last_hash, batch_rows))
+            rows += batch_rows
+            facts += batch_facts
+            last_seq, last_hash = batch_rows[-1][0], batch_rows[-1][2]
+        conn.execute("SAVEPOINT batches")
+        try:
+            self._executemany(conn, _INSERT_ROW, rows)
+            self._write_facts(conn, facts)
+        except self._db_error as exc:
+            if self._action_conflict(exc) is None:
+                raise
+            conn.execute("ROLLBACK TO SAVEPOINT batches")
+            conn.execute("RELEASE SAVEPOINT batches")
+            for pending in group:
+                seq, prev = self._write_batch(conn, pending, seq, prev)
+            return seq, prev
+        conn.execute("RELEASE SAVEPOINT batches")
+        for pending, before, batch_rows in linked:
+            pending.linked = (before, batch_rows)
+        return last_seq, last_hash
 
     def _write_batch(self, conn: Any, pending: Pending, seq: int, prev: str) -> tuple[int, str]:
         """One caller's batch in its own savepoint; a refused batch leaves the others alone."""
