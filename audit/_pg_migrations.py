@@ -125,6 +125,12 @@ PG_MIGRATIONS: tuple[Migration, ...] = (
             "DROP INDEX audit_events_one_action",
             "DROP INDEX audit_events_actor",
             "DROP INDEX audit_events_at",
+            # PostgreSQL stores generated columns, parsing each body once per column on
+            # every append; nothing reads them any more (dropping a column is instant).
+            """
+            ALTER TABLE audit_events DROP COLUMN event_id, DROP COLUMN at, DROP COLUMN type,
+                DROP COLUMN actor, DROP COLUMN conversation_id, DROP COLUMN suggestion_set_id
+            """,
         ),
     ),
 )

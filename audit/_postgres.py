@@ -108,9 +108,12 @@ class PostgresAuditStore(SqlAuditStore):
             return None
         return exc.diag.constraint_name == "audit_facts_one_action"
 
-    def _executemany(self, conn: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    def _execute_rows(self, conn: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with conn.cursor() as cursor:
-            cursor.executemany(self._q(sql), rows)
+            cursor.executemany(sql, rows)
+
+    def _row_field(self, name: str) -> str:
+        return f"(e.body::jsonb ->> '{name}')"  # m006 dropped the stored generated columns
 
     def _delete_prefix(self, conn: Any, through: int) -> None:
         conn.execute("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_change")

@@ -43,8 +43,6 @@ _INSERT_DIMS = (
     f"INSERT OR IGNORE INTO audit_dims (key, {', '.join(DIM_COLUMNS)})"
     f" VALUES ({', '.join('?' * (len(DIM_COLUMNS) + 1))})"
 )
-_ROWS_PER_INSERT = 200
-"""Rows per multi-row INSERT (its parameters stay far below SQLite's 32,766)."""
 _TYPE = FACT_COLUMNS.index("type")
 _DIMS = tuple(FACT_COLUMNS.index(c) for c in DIM_COLUMNS)
 
@@ -187,6 +185,7 @@ class SQLiteAuditStore(SqlAuditStore):
 
     _type_scan = "+type"
     _distinct = "IS NOT"
+    _multi_row_insert = True
 
     def _write_facts(self, conn: Any, facts: Sequence[Sequence[Any]]) -> None:
         """As the base, plus each shown set's ``dims`` key (and ``audit_dims`` entry)."""
@@ -225,21 +224,6 @@ class SQLiteAuditStore(SqlAuditStore):
         return [(*values[key], action, idx, n) for key, action, idx, n in groups]
 
     # -- dialect hooks -------------------------------------------------------
-
-    def _executemany(self, conn: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        """An INSERT of several rows as one multi-row VALUES statement per ``_ROWS_PER_INSERT``:
-        one step instead of one per row (10 % less CPU), and the GIL released and taken back
-        once, not once per row, so that threads preparing their presses meanwhile do not make
-        the committing thread wait for the GIL a hundred times per group."""
-        head, values = sql.split(" VALUES ", 1) if sql.startswith("INSERT") else (sql, "")
-        if not values or len(rows) < 2:
-            conn.executemany(sql, rows)
-            return
-        for start in range(0, len(rows), _ROWS_PER_INSERT):
-            chunk = rows[start : start + _ROWS_PER_INSERT]
-            conn.execute(
-                f"{head} VALUES {', '.join([values] * len(chunk))}", [v for row in chunk for v in row]
-            )
 
     def _begin_write(self, conn: Any) -> None:
         conn.execute("BEGIN IMMEDIATE")

@@ -182,11 +182,16 @@ class TestPostgresAuditStore(AuditStoreConformance):
         with PostgresAuditStore(pg_url, tmp_path) as store:
             check_previous_schema_log(store)
 
-    def test_filter_columns_are_generated_from_the_hashed_body(self, store: PostgresAuditStore) -> None:
+    def test_rows_are_seq_body_hash_and_lookups_use_the_facts(self, store: PostgresAuditStore) -> None:
         store.append([shown(4)])
         with psycopg.connect(store.url) as conn:
-            row = conn.execute("SELECT type, suggestion_set_id FROM audit_events WHERE seq = 1").fetchone()
-        assert row == ("suggestion_shown", "ss-4")
+            columns = conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'audit_events'"
+                " ORDER BY ordinal_position"
+            ).fetchall()
+            row = conn.execute("SELECT type, set_id, event_id FROM audit_facts WHERE seq = 1").fetchone()
+        assert [c for (c,) in columns] == ["seq", "body", "hash"]  # no JSON parsed per append
+        assert row[:2] == ("suggestion_shown", "ss-4") and store.check_facts().ok
 
     def test_second_final_action_is_refused_by_the_database(self, store: PostgresAuditStore) -> None:
         store.append([shown(1)])
