@@ -35,8 +35,10 @@ from audit import (
 )
 from audit._checkpoint import Checkpoint, write_checkpoint
 from audit._facts import FACT_COLUMNS, LOOKUP_SPAN, fact_of
+from audit._group import Pending
 from audit._migrations import MIGRATIONS, apply_migrations
-from copilot.errors import AuditIntegrityError, ConfigError, StoreError
+from audit._rows import prepare
+from copilot.errors import ActionRefused, AuditIntegrityError, ConfigError, StoreError
 
 OpenStore = Callable[[], AuditStore]
 
@@ -262,6 +264,21 @@ class AuditStoreConformance:
         expected = [e.seq for e in stored if e.type == "suggestion_shown" and e.conversation_id == "slack:C0"]
         assert [e.seq for e in both] == [seq for seq in expected if (seq or 0) > 5]
         assert list(store.events(type="purge")) == []
+
+    def test_a_group_with_refused_batches_writes_the_others_in_order(self, store: AuditStore) -> None:
+        store.append([shown(1), AuditEvent(type="rep_action", suggestion_set_id="ss-1", action="dismissed")])
+        again = shown(9)
+        store.append([again])
+        second = AuditEvent(type="rep_action", suggestion_set_id="ss-1", action="ignored")
+        batches = [[shown(2)], [second], [shown(3), shown(4)], [again], [shown(5)]]
+        group = [Pending(batch, prepare(batch)) for batch in batches]
+        store._write_group(group)  # type: ignore[attr-defined]  # one commit for concurrent presses
+        assert [[e.seq for e in p.result or []] for p in group] == [[4], [], [5, 6], [], [7]]
+        assert isinstance(group[1].error, ActionRefused) and "already has its final action" in str(
+            group[1].error
+        )
+        assert isinstance(group[3].error, StoreError) and "already in" in str(group[3].error)
+        assert store.verify().ok and store.check_facts().ok and store.count() == 7
 
     def test_lookups_by_rep_and_conversation_span_the_whole_log(self, store: AuditStore) -> None:
         events = [
