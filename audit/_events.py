@@ -34,9 +34,9 @@ _SHA256_OR_EMPTY = r"^([0-9a-f]{64})?$"
 
 def iso_utc(value: datetime) -> str:
     """``value`` as stored in the log: ISO-8601 in UTC with microseconds (naive = UTC)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
+    if value.tzinfo is not UTC:  # validated events are in UTC already
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value.isoformat(timespec="microseconds")
 
 
 def _new_event_id() -> str:
