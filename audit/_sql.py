@@ -64,6 +64,13 @@ _MARK_ACTION = (
 )
 _TYPE, _SET, _ACTION, _IDX = (FACT_COLUMNS.index(c) for c in ("type", "set_id", "action", "idx"))
 _LOOKUPS = "m006_lookups_on_facts"
+
+
+def _actions_of(facts: Sequence[Sequence[Any]]) -> list[tuple[Any, Any, Any]]:
+    """(action, suggestion index, set id) of each ``rep_action`` among ``facts``."""
+    return [(f[_ACTION], f[_IDX], f[_SET]) for f in facts if f[_TYPE] == "rep_action"]
+
+
 _ROWS_PER_INSERT = 200
 """Rows per multi-row INSERT (5,000 parameters: far below SQLite's 32,766 and PostgreSQL's 65,535)."""
 _LOOKUP_COLUMNS = (
@@ -240,6 +247,7 @@ class SqlAuditStore(AuditStore):
             if self._action_conflict(exc) is None:
                 raise
             conn.execute("ROLLBACK TO SAVEPOINT batches")
+            self._forget_uncommitted()
             conn.execute("RELEASE SAVEPOINT batches")
             for pending in group:
                 seq, prev = self._write_batch(conn, pending, seq, prev)
@@ -261,6 +269,7 @@ class SqlAuditStore(AuditStore):
             if conflict is None:
                 raise
             conn.execute("ROLLBACK TO SAVEPOINT batch")
+            self._forget_uncommitted()
             conn.execute("RELEASE SAVEPOINT batch")
             if conflict:
                 pending.error = ActionRefused(second_action_error(pending.batch))
@@ -364,6 +373,7 @@ class SqlAuditStore(AuditStore):
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     def _rollback(self, conn: Any) -> None:
+        self._forget_uncommitted()
         if not self._in_transaction(conn):
             return
         try:
@@ -556,9 +566,12 @@ class SqlAuditStore(AuditStore):
         self._executemany(conn, self._insert_fact, facts)
         self._mark_actions(conn, facts)
 
+    def _forget_uncommitted(self) -> None:
+        """Drop what this store remembers of writes a rollback undid (SQLite: dims keys)."""
+
     def _mark_actions(self, conn: Any, facts: Sequence[Sequence[Any]]) -> None:
         """Copy each final action onto the facts row of the set it ends (what reports group by)."""
-        actions = [(f[_ACTION], f[_IDX], f[_SET]) for f in facts if f[_TYPE] == "rep_action"]
+        actions = _actions_of(facts)
         if actions:
             self._executemany(conn, _MARK_ACTION, actions)
 

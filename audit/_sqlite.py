@@ -26,7 +26,7 @@ from ._checkpoint import NamedCheckpoint, read_checkpoint
 from ._facts import DIM_COLUMNS, FACT_COLUMNS, dims_key
 from ._migrations import apply_migrations
 from ._parallel import PARALLEL_MIN_ROWS, ranges_link
-from ._sql import PRIVATE, SqlAuditStore
+from ._sql import PRIVATE, SqlAuditStore, _actions_of
 from ._store import VerifyReport
 from ._verify import StoredRow, verify_tail
 
@@ -43,6 +43,7 @@ _INSERT_DIMS = (
     f"INSERT OR IGNORE INTO audit_dims (key, {', '.join(DIM_COLUMNS)})"
     f" VALUES ({', '.join('?' * (len(DIM_COLUMNS) + 1))})"
 )
+_ACTIONS_PER_UPDATE = 300
 _TYPE = FACT_COLUMNS.index("type")
 _DIMS = tuple(FACT_COLUMNS.index(c) for c in DIM_COLUMNS)
 
@@ -74,6 +75,8 @@ class SQLiteAuditStore(SqlAuditStore):
         self._busy_timeout_s = busy_timeout_s
         self._db_error = sqlite3.Error
         self._insert_fact = _INSERT_FACT
+        self._dims_known: set[int] = set()
+        """``audit_dims`` keys written by this store (dims rows are never deleted)."""
         self._init_common()
         if sqlite3.sqlite_version_info < _MIN_SQLITE:
             message = (
@@ -199,9 +202,27 @@ class SQLiteAuditStore(SqlAuditStore):
                 dims[key] = values
             rows.append((*fact, key))
         self._executemany(conn, _INSERT_FACT, rows)
-        if dims:
-            self._executemany(conn, _INSERT_DIMS, [(key, *values) for key, values in dims.items()])
+        new = [(key, *values) for key, values in dims.items() if key not in self._dims_known]
+        if new:
+            self._executemany(conn, _INSERT_DIMS, new)
+            self._dims_known.update(key for key, *_ in new)
         self._mark_actions(conn, facts)
+
+    def _mark_actions(self, conn: Any, facts: Sequence[Sequence[Any]]) -> None:
+        """As the base, in one UPDATE … FROM (VALUES …) per ``_ACTIONS_PER_UPDATE`` actions
+        (each found through the index on (set_id, type)) rather than one per action."""
+        actions = _actions_of(facts)
+        for start in range(0, len(actions), _ACTIONS_PER_UPDATE):
+            chunk = actions[start : start + _ACTIONS_PER_UPDATE]
+            conn.execute(
+                "UPDATE audit_facts SET set_action = v.column1, set_idx = v.column2"
+                f" FROM (VALUES {', '.join(['(?, ?, ?)'] * len(chunk))}) AS v"
+                " WHERE audit_facts.set_id = v.column3 AND audit_facts.type = 'suggestion_shown'",
+                [value for action in chunk for value in action],
+            )
+
+    def _forget_uncommitted(self) -> None:
+        self._dims_known.clear()  # a key written in the transaction just undone is gone again
 
     def _set_groups(self, conn: Any, shown: str, params: list[Any]) -> list[tuple[Any, ...]]:
         """Grouped by the one integer ``dims`` (SQLite sorts to group: short keys sort fast)."""

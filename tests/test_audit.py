@@ -279,6 +279,9 @@ class AuditStoreConformance:
         )
         assert isinstance(group[3].error, StoreError) and "already in" in str(group[3].error)
         assert store.verify().ok and store.check_facts().ok and store.count() == 7
+        assert store.facts().summary("", "", None) is not None  # type: ignore[attr-defined]
+        in_database = build_report(store.facts())  # every shown set's dims survived the retry
+        assert in_database == build_report(list(store.facts())) and in_database["totals"]["shown"] == 6
 
     def test_lookups_by_rep_and_conversation_span_the_whole_log(self, store: AuditStore) -> None:
         events = [
