@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, JsonValue, ValidationError
 from copilot import redact_text
 from copilot.errors import AuditIntegrityError, StoreError
 
-from ._chain import canonical_bytes, canonical_json, floats_differ
+from ._chain import canonical_bytes
 from ._checkpoint import Checkpoint, TailMismatch
 from ._events import AuditEvent, iso_utc
 from ._facts import fact_row
@@ -59,11 +59,6 @@ _AFTER = tuple(name for name in _FIELDS if name > "seq")
 assert _BEFORE and _BETWEEN and _AFTER, "the splice in link() needs fields around prev_hash and seq"
 
 
-def _float_fields() -> tuple[str, ...]:
-    """The fields that may hold a float (only str/int/bool/None fields cannot)."""
-    return tuple(name for name in _FIELDS if _may_hold_floats((name,)))
-
-
 def _may_hold_floats(names: tuple[str, ...]) -> bool:
     """Whether any of these fields can hold a float (only str/int/bool/None fields cannot)."""
     plain = {str, int, bool, type(None), dict[str, str], dict[str, int], AwareDatetime}  # ``at``: text
@@ -79,12 +74,7 @@ def _may_hold_floats(names: tuple[str, ...]) -> bool:
     return False
 
 
-_FLOAT_FIELDS = _float_fields()
 assert not _may_hold_floats(_BETWEEN) and not _may_hold_floats(_AFTER), "prepare() checks floats in _BEFORE"
-
-
-def _encode(part: dict[str, Any], slow: bool) -> bytes:
-    return canonical_json(part).encode("utf-8") if slow else canonical_bytes(part, floats=False)
 
 
 @dataclass(slots=True)
@@ -106,11 +96,10 @@ def prepare(batch: list[AuditEvent]) -> list[Prepared]:
     for event in batch:
         row = json_row(event)
         row["seq"] = 0
-        slow = any(floats_differ(row[name]) for name in _FLOAT_FIELDS)
         out.append(
             Prepared(
                 event,
-                _encode({k: row[k] for k in _BEFORE}, slow)[:-1],
+                canonical_bytes({k: row[k] for k in _BEFORE})[:-1],
                 canonical_bytes({k: row[k] for k in _BETWEEN}, floats=False)[1:-1],
                 canonical_bytes({k: row[k] for k in _AFTER}, floats=False)[1:],
                 list(fact_row(row)),

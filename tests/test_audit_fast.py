@@ -107,18 +107,17 @@ def test_restamped_event_is_the_model_copy() -> None:
         assert fast.model_dump() == slow.model_dump()
 
 
-@settings(max_examples=300, deadline=None)
-@given(_json)
-def test_a_float_the_walk_calls_safe_is_written_alike(value: Any) -> None:
-    from audit._chain import floats_differ
-
-    row = {"output": {"v": value}}
-    if not floats_differ(row):
-        assert canonical_bytes(row, floats=False) == canonical_json(row).encode("utf-8")
-
-
 def test_events_with_floats_orjson_writes_differently_hash_as_documented() -> None:
     for value in (1e-05, 5e-324, 2.5e-07, 0.0001, 1e16, 9.999e15, -3e-5):
         event = AuditEvent(type="incident", output={"x": [value, {"y": value}]}, latency_ms=abs(value))
         [stored], [(_, body, _)], _ = chain_batch([event], 0, "0" * 64)
         assert body == canonical_json(stored.chain_row())
+
+
+def test_numbers_that_may_differ_are_found_by_substring() -> None:
+    from audit._chain import _numbers_may_differ
+
+    for data in (b'{"x":1e-8}', b'{"x":[0.00001]}', b'{"x":{"y":2.5e+20}}', b'{"x":-3e-5}'):
+        assert _numbers_may_differ(data), data
+    for data in (b'{"t":"e-mail, one-time"}', b'{"x":1.5,"y":12}', b'{"x":0.001}', b'{"at":"10:00.000000"}'):
+        assert not _numbers_may_differ(data), data
