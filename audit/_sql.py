@@ -81,7 +81,7 @@ _LOOKUP_COLUMNS = (
     ("event_id", "event_id"),
     ("conversation_id", "conversation_id"),
 )
-"""Each facts column that lookups use, and the generated column of the hashed row it must equal."""
+"""Each facts column that lookups use, and the top-level field of the hashed row it must equal."""
 _BEFORE_LOOKUPS = FACT_COLUMNS.index("event_id")
 
 

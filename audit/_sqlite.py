@@ -1,8 +1,11 @@
 """The embedded audit store: one SQLite file (WAL, synchronous=FULL).
 
 Rows are never updated or deleted: triggers refuse both. Each row is its seq,
-the hashed canonical JSON text (``body``) and the hash; the columns used for
-filtering are generated from the body, so there is one copy of every fact.
+the hashed canonical JSON text (``body``) and the hash, plus virtual columns
+generated from the body (computed when read, never stored or indexed). Lookups
+use the plain columns of ``audit_facts``, written in the same transaction
+(``verify --facts`` holds them to the bodies); a batch is written as multi-row
+statements, and concurrent appends in one process commit together.
 The head checkpoint lives next to the database in ``<db>.head``; appends from
 every process take ``<db>.lock`` so that the checkpoint always names the tail.
 The database, its WAL/SHM files, the checkpoint and the lock are mode 0600.
