@@ -97,12 +97,12 @@ class SqlAuditStore(AuditStore):
     _db_error: type[Exception]
     _insert_fact: str
     _type_scan = "type"
+    """How report scans name ``type`` (SQLite: ``+type``, so that no partial index is used for a scan)."""
     _multi_row_insert = False
     """PostgreSQL: psycopg pipelines ``executemany``, and would parse a long statement's
     thousands of placeholders again on every call (it caches only short ones)."""
     _distinct = "IS DISTINCT FROM"
     """The NULL-safe inequality (SQLite: ``IS NOT``)."""
-    """How report scans name ``type`` (SQLite: ``+type``, so that no partial index is used for a scan)."""
 
     def _init_common(self) -> None:
         self._lock = threading.Lock()
