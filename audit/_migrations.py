@@ -7,7 +7,9 @@ end, never edit or reorder a shipped one.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +18,8 @@ from typing import Any
 from ._facts import DIM_COLUMNS, dims_key
 
 __all__ = ["MIGRATIONS", "Migration", "applied_migrations", "apply_migrations"]
+
+logger = logging.getLogger("copilot.audit")
 
 
 @dataclass(frozen=True)
@@ -185,6 +189,7 @@ def apply_migrations(conn: sqlite3.Connection, migrations: Sequence[Migration] =
         conn.execute("BEGIN IMMEDIATE")
         try:
             if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (migration.name,)).fetchone() is None:
+                started = time.monotonic()
                 for statement in migration.statements:
                     conn.execute(statement)
                 if migration.run is not None:
@@ -194,6 +199,9 @@ def apply_migrations(conn: sqlite3.Connection, migrations: Sequence[Migration] =
                     "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (migration.name, applied_at)
                 )
                 ran.append(migration.name)
+                logger.info(
+                    "audit migration %s applied in %.1f s", migration.name, time.monotonic() - started
+                )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

@@ -6,6 +6,8 @@ processes opening a blank database at once apply each step exactly once.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +15,8 @@ from typing import Any
 from ._migrations import Migration
 
 __all__ = ["PG_MIGRATIONS", "apply_pg_migrations", "pg_applied_migrations"]
+
+logger = logging.getLogger("copilot.audit")
 
 MIGRATION_LOCK = 0x5C0A_0D17_0001
 
@@ -161,6 +165,7 @@ def apply_pg_migrations(conn: Any, migrations: Sequence[Migration] = PG_MIGRATIO
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
             done = conn.execute("SELECT 1 FROM _migrations WHERE name = %s", (migration.name,)).fetchone()
             if done is None:
+                started = time.monotonic()
                 for statement in migration.statements:
                     conn.execute(statement)
                 if migration.run is not None:
@@ -170,6 +175,9 @@ def apply_pg_migrations(conn: Any, migrations: Sequence[Migration] = PG_MIGRATIO
                     "INSERT INTO _migrations (name, applied_at) VALUES (%s, %s)", (migration.name, applied_at)
                 )
                 ran.append(migration.name)
+                logger.info(
+                    "audit migration %s applied in %.1f s", migration.name, time.monotonic() - started
+                )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
