@@ -44,7 +44,7 @@ def audit() -> None:
     "check_facts",
     is_flag=True,
     help="Also check that the facts lookups use (type, time, rep, set, conversation, event id)"
-    " agree with every hashed row. Parses every row: about 20 s per million on SQLite.",
+    " agree with every hashed row. Parses every row: about 8 s per million on SQLite.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the verification report as JSON.")
 def verify(checkpoint_files: tuple[Path, ...], check_facts: bool, as_json: bool) -> None:
