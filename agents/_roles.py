@@ -261,7 +261,7 @@ def role_of_title(title: str, extra: Synonyms = ()) -> Role | None:
 _CUES: dict[State, tuple[str, ...]] = {
     "approved": (
         "认可", "同意", "批准", "审批通过", "评审通过", "审核通过", "已通过", "已经通过", "通过了",
-        "拍板", "签字", "批下来",
+        "拍板", "签字", "批下来", "已审批", "审批过",
         "没问题", "没有问题", "没什么问题", "没意见", "没有意见", "没有异议", "无异议",
         "approved", "signed off", "signed", "agreed", "agrees", "accepted", "is on board",
         "are on board", "happy with", "fine with", "gave the green light", "gave us the green light",

@@ -71,6 +71,7 @@ def test_fresh_chat_covers_exactly_the_expected_roles(name: str) -> None:
         ("The COO, my boss, saw the demo yesterday.", {("business_owner", "reviewed")}),
         ("我们领导，就是分管财务的副总，昨天已经把预算批下来了。", {("cfo", "approved")}),
         ("采购部，已经看过了", {("procurement", "reviewed")}),
+        ("【CFO】已审批", {("cfo", "approved")}),
         ("财务总监，还没看过。", set()),
         ("The CFO, not involved yet.", set()),
         # "my boss" alone is whoever the speaker reports to: no role.
