@@ -32,7 +32,17 @@ from prompts import PromptTemplate, load_prompt
 
 from ._base import AgentContext
 from ._competitor import CompetitorMatcher
-from ._roles import State, Synonyms, joined, mentions, role_of_title, synonyms_of, took_part, words
+from ._roles import (
+    State,
+    Synonyms,
+    joined,
+    mentions,
+    role_of_title,
+    self_introduction,
+    synonyms_of,
+    took_part,
+    words,
+)
 
 __all__ = ["DecisionChainAgent", "covered_roles", "role_synonyms", "stated_roles"]
 
@@ -157,6 +167,21 @@ def covered_roles(ctx: AgentContext) -> list[CoveredRole]:
             speaker_roles[person.id] = role
             keep(CoveredRole(role=role, state="involved", who=person.name or person.id))
     for index, message in enumerate(conv.messages):
+        if conv.side_of(message) != "customer" or message.sender in speaker_roles:
+            continue
+        folded, origin = _fold(message.text)
+        intro = self_introduction(folded, extra)
+        if intro:  # "我是采购部的王经理": a title given in the chat
+            role, start, end = intro
+            speaker_roles[message.sender] = role
+            quote = plain_text(message.text[origin[start] : origin[end]].strip(_QUOTE_STRIP))
+            evidence = Evidence(message=index, quote=quote)
+            keep(
+                CoveredRole(
+                    role=role, state="involved", who=_name_of(conv, message.sender), evidence=evidence
+                )
+            )
+    for index, message in enumerate(conv.messages):
         if conv.side_of(message) == "rep":
             continue  # what the rep claims about the customer is not evidence
         speaker = speaker_roles.get(message.sender)
@@ -173,7 +198,8 @@ def _statements(
     """(role, state, quote) for each fact the message states; see the module docstring."""
     folded, origin = _fold(text)
     found: list[tuple[Role, State, str]] = []
-    for sentence in _sentences(folded, _tokens(folded, extra)):
+    upper = [text[i].isupper() for i in origin[: len(folded)]]
+    for sentence in _sentences(folded, _tokens(folded, extra, upper)):
         _mark_skips(sentence, lambda s: competitors.find(text[origin[s.start] : origin[s.end]]) is not None)
         named = False  # the sentence has named a role
         carried: list[Role] = []  # what the last segment naming roles asserted them to be
@@ -193,8 +219,25 @@ def _statements(
             found += [(role, state, quote) for role, state in asserted]
             if explicit:
                 named, carried_from = True, segment.start
-                carried = list(dict.fromkeys(role for role, _ in asserted))
+                if asserted:
+                    carried = list(dict.fromkeys(role for role, _ in asserted))
+                elif _names_only(segment, folded):  # "my boss, the COO, saw the demo"
+                    carried = [t.role for t in segment.tokens if t.kind == "role" and t.role] or carried
+                else:
+                    carried = []
     return found
+
+
+_STATING = ("cue", "object", "negation", "nobody", "refusal", "future", "after", "question", "condition")
+
+
+def _names_only(segment: _Segment, folded: str) -> bool:
+    """Whether ``segment`` only names its roles, as the subject of what follows: "my boss,
+    the COO, saw the demo", "我们领导，就是分管财务的副总，已经批了"."""
+    if segment.skip or segment.has(*_STATING) or took_part(folded[segment.start : segment.end]):
+        return False
+    first = next(t for t in segment.tokens if t.kind == "role")
+    return _is_subject(folded[segment.start : first.start])
 
 
 def _fold(text: str) -> tuple[str, list[int]]:
@@ -203,9 +246,10 @@ def _fold(text: str) -> tuple[str, list[int]]:
     return folded, [*(index or range(len(text))), len(text)]
 
 
-def _tokens(folded: str, extra: Synonyms = ()) -> list[_Token]:
-    """Role mentions, cue-table words and punctuation, by position."""
-    roles = mentions(folded, extra)
+def _tokens(folded: str, extra: Synonyms = (), upper: list[bool] | None = None) -> list[_Token]:
+    """Role mentions, cue-table words and punctuation, by position; ``upper``: which folded
+    characters were capitals (a bare "IT")."""
+    roles = mentions(folded, extra, upper)
     masked = list(folded)
     for hit in roles:
         masked[hit.start : hit.end] = "\0" * (hit.end - hit.start)

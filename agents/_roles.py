@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Literal, NamedTuple
 
 from copilot import Role
-from knowledge import fold
+from knowledge import fold, is_cjk
 
 from ._titles import frontline, function_role
 
@@ -28,10 +28,12 @@ __all__ = [
     "Mention",
     "State",
     "Synonyms",
+    "bare_it",
     "find_roles",
     "joined",
     "mentions",
     "role_of_title",
+    "self_introduction",
     "synonyms_of",
     "took_part",
     "words",
@@ -92,6 +94,9 @@ _RANKS = ("vp", "svp", "evp")
 _HELPER_BEFORE = ("assistant to the ", "assistant to ", "secretary to the ", "secretary to ")
 _HELPER_AFTER = ("助理", "秘书", "'s assistant", "'s secretary", " assistant", " secretary")
 _DEPUTY_BEFORE = ("副", "助理", "deputy ", "vice ", "vice-", "associate ", "assistant ")
+# "my boss" is whoever the speaker reports to, not the chief executive (an appositive or a
+# description names the role: "my boss, the COO, …").
+_RELATIONAL = re.compile(r"(?<![a-z])my\s+$")
 
 
 class Mention(NamedTuple):
@@ -119,6 +124,10 @@ _INDEX: list[tuple[str, Role, bool]] = sorted(
 
 def _modified(folded: str, hit: Mention) -> Mention:
     """``hit`` with a helper or deputy modifier next to it applied (span included)."""
+    if folded[hit.start : hit.end] == "boss" and _RELATIONAL.search(
+        folded[max(0, hit.start - 8) : hit.start]
+    ):
+        return Mention(None, hit.start, hit.end)
     for word in _HELPER_BEFORE:
         if folded.endswith(word, 0, hit.start):
             return Mention(None, hit.start - len(word), hit.end)
@@ -153,9 +162,10 @@ def _patterns(extra: Synonyms) -> list[tuple[str, re.Pattern[str], Role, bool]]:
     return [(alias, re.compile(_word_pattern(alias)), role, rank) for alias, role, rank in index]
 
 
-def mentions(folded: str, extra: Synonyms = ()) -> list[Mention]:
+def mentions(folded: str, extra: Synonyms = (), upper: Sequence[bool] | None = None) -> list[Mention]:
     """Every role mention (helpers included) in already folded text, by position, no overlaps;
-    ``extra``: synonyms content owners added."""
+    ``extra``: synonyms content owners added; ``upper``: which folded characters were
+    capitals in the text (then a bare "IT" names the IT department, see :func:`bare_it`)."""
     found: list[Mention] = []
     for alias, pattern, role, rank in _patterns(extra):
         if alias not in folded:  # a substring test is far cheaper than a regex search
@@ -164,7 +174,31 @@ def mentions(folded: str, extra: Synonyms = ()) -> list[Mention]:
             hit = _modified(folded, Mention(role, match.start(), match.end(), rank))
             if not any(hit.start < other.end and other.start < hit.end for other in found):
                 found.append(hit)
+    if upper is not None:
+        found += [
+            hit
+            for hit in bare_it(folded, upper)
+            if not any(hit.start < o.end and o.start < hit.end for o in found)
+        ]
     return sorted(found, key=lambda hit: hit.start)
+
+
+_BARE_IT = re.compile(r"(?<![a-z0-9])it(?![a-z0-9'])")
+
+
+def bare_it(folded: str, upper: Sequence[bool]) -> list[Mention]:
+    """A bare "IT" standing alone ("IT has to sign off", "IT那边确认过了") as the IT department
+    (``cto``): written in capitals, or next to Chinese, where it cannot be the pronoun."""
+    found = []
+    for match in _BARE_IT.finditer(folded):
+        start, end = match.span()
+        capitals = all(upper[start:end])
+        beside_chinese = (start > 0 and is_cjk(folded[start - 1])) or (
+            end < len(folded) and is_cjk(folded[end])
+        )
+        if capitals or beside_chinese:
+            found.append(Mention("cto", start, end))
+    return found
 
 
 def find_roles(text: str) -> Iterator[tuple[Role, int, int]]:
@@ -172,6 +206,38 @@ def find_roles(text: str) -> Iterator[tuple[Role, int, int]]:
     for hit in mentions(fold(text)):
         if hit.role is not None:
             yield hit.role, hit.start, hit.end
+
+
+# "我是采购部的王经理", "I'm the head of procurement", "I run purchasing here": the speaker
+# introduces themself by a title. What follows, up to the clause's end, is read as one.
+_SELF_INTRO = re.compile(
+    r"(?:我是|我就是|本人是|(?<![a-z])(?:i'm|i am)\s+(?:the\s+|from\s+|in\s+)"
+    r"|(?<![a-z])i\s+(?:lead|run|head|manage)\s+(?=the\s|our\s|[a-z]+\s*(?:here|$)))"
+    r"([^,.!?;:()\[\]]{1,30})"
+)
+_NOT_A_TITLE = tuple("说想在要觉来问不没")
+_TITLE_WORDS = ("self", "neutral")  # may stand in a title: "head of our finance team"
+# A title ends where someone else, a place or another clause comes in: "I'm in a meeting
+# with legal", "I'm the head of IT at Acme", "我是跟财务对接的".
+_TITLE_ENDS = re.compile(r"跟|给|向|和|对|帮|替|(?<![a-z])(?:with|for|to|about|at|on|and)(?![a-z])")
+
+
+def self_introduction(folded: str, extra: Synonyms = ()) -> tuple[Role, int, int] | None:
+    """(role, start, end) when folded ``text`` has its speaker introduce themself by a title
+    that holds a role; not "我是说…", "我是想问财务…", nor a clause with a cue, negation,
+    question or plan in it ("I'm the one who hasn't …")."""
+    for match in _SELF_INTRO.finditer(folded):
+        phrase = _TITLE_ENDS.split(match.group(1), maxsplit=1)[0].strip()
+        if (
+            not phrase
+            or phrase.startswith(_NOT_A_TITLE)
+            or any(kind not in _TITLE_WORDS for *_, kind, _ in words(phrase))
+        ):
+            continue
+        role = role_of_title(phrase, extra)
+        if role:
+            return role, match.start(), match.end()
+    return None
 
 
 def role_of_title(title: str, extra: Synonyms = ()) -> Role | None:
@@ -195,7 +261,8 @@ def role_of_title(title: str, extra: Synonyms = ()) -> Role | None:
 _CUES: dict[State, tuple[str, ...]] = {
     "approved": (
         "认可", "同意", "批准", "审批通过", "评审通过", "审核通过", "已通过", "已经通过", "通过了",
-        "拍板", "签字", "没问题", "没有问题", "没什么问题", "没意见", "没有意见", "没有异议", "无异议",
+        "拍板", "签字", "批下来", "已审批", "审批过",
+        "没问题", "没有问题", "没什么问题", "没意见", "没有意见", "没有异议", "无异议",
         "approved", "signed off", "signed", "agreed", "agrees", "accepted", "is on board",
         "are on board", "happy with", "fine with", "gave the green light", "gave us the green light",
         "green-lit", "okayed", "no problem", "no problems", "no issues", "no objection",
@@ -203,7 +270,7 @@ _CUES: dict[State, tuple[str, ...]] = {
     ),
     "reviewed": (
         "看过", "看了", "看完", "审阅", "审过", "审核过", "评估过", "过目", "研究过",
-        "reviewed", "looked at", "seen", "went through", "gone through", "checked", "read through",
+        "reviewed", "looked at", "seen", "saw the", "went through", "gone through", "checked", "read through",
     ),
     "involved": (
         "加入", "进群", "在群里", "参与", "拉进", "参加", "会来", "一起来", "也在",
@@ -245,7 +312,8 @@ _WORDS: dict[str, tuple[str, ...]] = {
                   "in case"),
     "question": ("是否", "有没有", "是不是", "能不能", "会不会", "要不要", "可不可以", "whether"),
     "foreign": ("竞品", "对手", "友商", "他们那边", "别家", "其他厂商", "另一家", "别的公司", "其他公司",
-                "兄弟单位", "朋友", "i know", "a friend", "another company", "another bank", "at another",
+                "兄弟单位", "兄弟公司", "朋友", "sister company", "sister companies",
+                "i know", "a friend", "another company", "another bank", "at another",
                 "from another", "other companies", "competitor", "competitors",
                 "competitor's", "rival", "rivals", "their side", "other vendor", "other vendors"),
     "and": ("而且", "并且", "同时", "然后", "and", "also", "then"),  # a pending negation ends here
