@@ -42,7 +42,40 @@ def load() -> str:
     return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+QUIET = {"wait_s": 0.0, "waited": 0, "busy": 0}
+
+
+def _cpu_busy(interval: float = 0.3) -> float:
+    """Fraction of all cores busy over ``interval`` (from /proc/stat; 0 where there is none)."""
+
+    def sample() -> tuple[int, int]:
+        try:
+            fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        except OSError:
+            return 0, 0
+        idle = fields[3] + fields[4]
+        return sum(fields) - idle, sum(fields)
+
+    busy0, total0 = sample()
+    time.sleep(interval)
+    busy1, total1 = sample()
+    return (busy1 - busy0) / max(1, total1 - total0)
+
+
+def quiet() -> None:
+    """With ``--quiet-wait S``: wait up to S seconds for others' processes to leave the CPUs idle."""
+    if not QUIET["wait_s"]:
+        return
+    deadline = time.monotonic() + QUIET["wait_s"]
+    while _cpu_busy() > 0.08:
+        if time.monotonic() > deadline:
+            QUIET["busy"] += 1
+            return
+    QUIET["waited"] += 1
+
+
 def timed(fn: Measure) -> tuple[float, float, int]:
+    quiet()
     wall, cpu = time.perf_counter(), time.process_time()
     n = fn()
     return time.perf_counter() - wall, time.process_time() - cpu, n
@@ -132,36 +165,62 @@ def ceiling(path: Path, first: int, rows: int, count: int) -> None:
 
 
 _TWIN = """
-import sys, time
-sys.path.insert(0, sys.argv[4])
-from audit._parallel import connect_ranges, range_links
-first, last, uri = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+import hashlib, sys, time
+sys.path.insert(0, sys.argv[5])
+from audit._parallel import RANGE_QUERY, connect_ranges, range_links
+what, first, last, uri = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 conn = connect_ranges(uri)
 prev = conn.execute("SELECT hash FROM audit_events WHERE seq = ?", (first - 1,)).fetchone()[0]
+if what == "hash":
+    rows = conn.execute(RANGE_QUERY, (first, last)).fetchall()
+    msgs = [h.encode() + b for (b, _), h in zip(rows, [prev] + [h for _, h in rows[:-1]])]
+sys.stdout.write("ready\\n")
+sys.stdout.flush()
+sys.stdin.readline()  # all start together
 wall, cpu = time.perf_counter(), time.process_time()
-assert range_links(conn, first, last, prev)
+if what == "hash":
+    sha256 = hashlib.sha256
+    for m in msgs:
+        sha256(m).hexdigest()
+elif what == "read":
+    for _ in conn.execute(RANGE_QUERY, (first, last)):
+        pass
+else:
+    assert range_links(conn, first, last, prev)
 print(time.perf_counter() - wall, time.process_time() - cpu)
 """
 
 
 def together(path: Path, first: int, rows: int, count: int) -> None:
-    """The loop in one process alone, then in two processes at once on separate ranges."""
+    """Each part of the loop in one process alone, then in two at once on separate ranges."""
     uri = f"file:{path}?mode=ro"
     root = str(Path(__file__).resolve().parent.parent)
-    print(f"the two cores together: range_links on {rows:,} rows per process ({count} rounds) [{load()}]")
-    for procs in (1, 2):
-        rates, cpus = [], []
-        for _ in range(count):
-            starts = [first + i * rows for i in range(procs)]
-            args = [[sys.executable, "-c", _TWIN, str(a), str(a + rows - 1), uri, root] for a in starts]
-            running = [subprocess.Popen(a, stdout=subprocess.PIPE, text=True) for a in args]
-            outs = [[float(x) for x in p.communicate()[0].split()] for p in running]
-            rates.append(rows * procs / max(wall for wall, _ in outs))  # all done when the slowest is
-            cpus.extend(rows / cpu for _, cpu in outs)
-        print(
-            f"  {procs} process(es) at once: {statistics.median(rates):>9,.0f} rows/s together"
-            f" (runs {min(rates):,.0f}-{max(rates):,.0f}); each {statistics.median(cpus):,.0f} rows/CPU-s"
-        )
+    print(f"the two cores together: {rows:,} rows per process ({count} rounds) [{load()}]")
+    for what in ("hash", "read", "loop"):
+        for procs in (1, 2):
+            rates, cpus = [], []
+            for _ in range(count):
+                starts = [first + i * rows for i in range(procs)]
+                args = [
+                    [sys.executable, "-c", _TWIN, what, str(a), str(a + rows - 1), uri, root] for a in starts
+                ]
+                pipe = subprocess.PIPE
+                running = [subprocess.Popen(a, stdin=pipe, stdout=pipe, text=True) for a in args]
+                for p in running:
+                    assert p.stdout is not None and p.stdout.readline() == "ready\n"
+                quiet()
+                outs = [[float(x) for x in p.communicate("go\n")[0].split()] for p in running]
+                rates.append(rows * procs / max(wall for wall, _ in outs))  # done when the slowest is
+                cpus.extend(rows / cpu for _, cpu in outs)
+            print(
+                f"  {what:4s} ({_PARTS[what]}), {procs} process(es) at once:"
+                f" {statistics.median(rates):>9,.0f} rows/s together"
+                f" (runs {min(rates):,.0f}-{max(rates):,.0f});"
+                f" each {statistics.median(cpus):,.0f} rows/CPU-s"
+            )
+
+
+_PARTS = {"hash": "sha256 per row, in memory", "read": "SQLite read, mmap", "loop": "range_links"}
 
 
 def drop_cache(path: Path) -> None:
@@ -186,6 +245,7 @@ def bench_verify(path: Path, workers: list[int], count: int, cold: bool) -> None
             for n in workers:
                 walls, cpus = [], []
                 for _ in range(count):
+                    quiet()
                     if cache == "cold":
                         drop_cache(path)
                     cpu, started = cpu_seconds(), time.perf_counter()
@@ -227,6 +287,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=200_000, help="rows per ceiling measurement")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--workers", default="1,2,4", help="process counts for store.verify")
+    parser.add_argument(
+        "--quiet-wait", type=float, default=0, help="wait up to this many s before each run for idle CPUs"
+    )
     parser.add_argument("--skip-ceiling", action="store_true")
     parser.add_argument("--skip-verify", action="store_true")
     parser.add_argument(
@@ -234,6 +297,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     path = args.log.resolve()
+    QUIET["wait_s"] = args.quiet_wait
     with open_audit_store(path, read_only=True) as store:
         print(f"{path}: {store.count():,} events, {path.stat().st_size / 2**20:,.0f} MB")
     if not args.skip_ceiling:
@@ -242,6 +306,8 @@ def main() -> None:
         startup(path)
     if not args.skip_verify:
         bench_verify(path, [int(n) for n in args.workers.split(",")], args.rounds, args.cold)
+    if args.quiet_wait:
+        print(f"runs started on idle CPUs: {QUIET['waited']}; started busy after waiting: {QUIET['busy']}")
     print(f"done [{load()}]")
 
 
