@@ -167,3 +167,10 @@ def test_a_worker_that_cannot_run_falls_back_to_the_ordered_walk(
 def test_a_small_log_is_walked_in_order(log: Path) -> None:
     with SQLiteAuditStore(log, read_only=True) as store:
         assert store.verify(workers=2) == ordered(store)  # below PARALLEL_MIN_ROWS
+
+
+def test_read_ahead_is_only_a_hint(log: Path, tmp_path: Path) -> None:
+    parallel.read_ahead(str(tmp_path / "no-such.sqlite3"))  # nothing to read: no error
+    parallel.read_ahead(str(log))
+    with SQLiteAuditStore(log, read_only=True) as store:
+        assert store.verify(workers=2, min_rows=10) == ordered(store)
