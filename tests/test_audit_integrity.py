@@ -275,3 +275,26 @@ def test_parallel_verify_agrees_with_the_ordered_walk(tmp_path: Path) -> None:
     with SQLiteAuditStore(path) as store:
         bad = store.verify(workers=3, min_rows=10)
         assert (bad.ok, bad.first_bad_seq, bad.damage) == (False, 18, "edited")
+
+
+def test_an_edit_of_the_head_between_appends_is_seen_though_the_store_remembers_it(tmp_path: Path) -> None:
+    """The store re-reads its head checkpoint only when the file or its folder changed: a
+    rewrite in place, of the same size, from another process still counts."""
+    with SQLiteAuditStore(tmp_path / "a.sqlite3") as store:
+        stored = store.append([event(n) for n in range(4)])
+        head = store.checkpoint_path
+        record = head.read_bytes()
+        forged = record.replace(stored[-1].hash.encode(), stored[1].hash.encode())
+        assert len(forged) == len(record) and forged != record
+        with head.open("r+b") as out:  # in place: same inode, same size
+            out.write(forged)
+        with pytest.raises(AuditIntegrityError, match="refuses new events"):
+            store.append([event(9)])
+        head.write_bytes(record)
+        leftover = head.with_name(head.name + ".x1.tmp")  # an interrupted write's newer checkpoint
+        leftover.write_text(json.dumps({"seq": 9, "hash": "f" * 64}))
+        with pytest.raises(AuditIntegrityError, match="refuses new events"):
+            store.append([event(9)])
+        leftover.unlink()
+        [appended] = store.append([event(9)])
+        assert appended.seq == 5 and store.verify().ok
