@@ -88,17 +88,27 @@ def range_links(conn: sqlite3.Connection, first: int, last: int, prev_hash: str)
     return linked == last - first + 1
 
 
-def split(first: int, last: int, workers: int) -> list[tuple[int, int]]:
-    """``first..last`` as consecutive ranges, ``RANGES_PER_WORKER`` per worker, none tiny."""
+def split(
+    first: int,
+    last: int,
+    workers: int,
+    *,
+    per_worker: int = RANGES_PER_WORKER,
+    min_rows: int = MIN_RANGE_ROWS,
+) -> list[tuple[int, int]]:
+    """``first..last`` as consecutive ranges, ``per_worker`` per worker, none below ``min_rows``."""
     total = last - first + 1
-    count = max(1, min(workers * RANGES_PER_WORKER, total // MIN_RANGE_ROWS))
+    count = max(1, min(workers * per_worker, total // min_rows))
     size = -(-total // count)
     return [(a, min(a + size - 1, last)) for a in range(first, last + 1, size)]
 
 
-def ranges_link(path: str, first: int, last: int, start_hash: str, workers: int) -> bool:
+def ranges_link(
+    path: str, first: int, last: int, start_hash: str, workers: int, *, range_rows: int = MIN_RANGE_ROWS
+) -> bool:
     """Whether rows ``first..last`` of the SQLite log at ``path`` all link, checked by this
-    process and ``workers - 1`` others. Raises OSError when a worker cannot run."""
+    process and ``workers - 1`` others in ranges of at least ``range_rows`` rows. Raises
+    OSError when a worker cannot run."""
     import subprocess
     from urllib.parse import quote
 
@@ -109,7 +119,7 @@ def ranges_link(path: str, first: int, last: int, start_hash: str, workers: int)
     procs: list[subprocess.Popen[bytes]] = []
     try:
         tasks: list[Task] = []
-        for a, b in split(first, last, workers):
+        for a, b in split(first, last, workers, min_rows=range_rows):
             row = (start_hash,) if a == first else conn.execute(_HASH_AT, (a - 1,)).fetchone()
             if row is None:
                 return False  # a row is missing: the ordered walk names it

@@ -28,7 +28,7 @@ from ._chain import GENESIS_HASH
 from ._checkpoint import NamedCheckpoint, read_checkpoint
 from ._facts import DIM_COLUMNS, FACT_COLUMNS, dims_key
 from ._migrations import apply_migrations
-from ._parallel import PARALLEL_MIN_ROWS, ranges_link
+from ._parallel import MIN_RANGE_ROWS, PARALLEL_MIN_ROWS, ranges_link
 from ._sql import PRIVATE, SqlAuditStore, _actions_of
 from ._store import VerifyReport
 from ._verify import StoredRow, verify_tail
@@ -144,13 +144,15 @@ class SQLiteAuditStore(SqlAuditStore):
         *,
         workers: int | None = None,
         min_rows: int = PARALLEL_MIN_ROWS,
+        range_rows: int = MIN_RANGE_ROWS,
     ) -> VerifyReport:
-        """As the base, but a log of ``min_rows`` or more is checked in seq ranges, by
-        ``workers`` processes (default one per core; 1: this process alone, still with the
-        ranges' faster reads); any failure is re-walked in order to name it."""
+        """As the base, but a log of ``min_rows`` or more is checked in seq ranges of at
+        least ``range_rows`` rows, by ``workers`` processes (default one per core; 1: this
+        process alone, still with the ranges' faster reads); any failure is re-walked in
+        order to name it."""
         workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
         try:
-            report = self._verify_parallel(checkpoints, workers, min_rows)
+            report = self._verify_parallel(checkpoints, workers, min_rows, range_rows)
         except (sqlite3.Error, OSError, ValueError) as exc:
             logger.info("verify of %s in ranges not possible (%s); walking in order", self.path, exc)
             report = None
@@ -159,7 +161,7 @@ class SQLiteAuditStore(SqlAuditStore):
         return super().verify(checkpoints)
 
     def _verify_parallel(
-        self, checkpoints: Sequence[NamedCheckpoint], workers: int, min_rows: int
+        self, checkpoints: Sequence[NamedCheckpoint], workers: int, min_rows: int, range_rows: int
     ) -> VerifyReport | None:
         """The report when rows ``first..max(seq)`` all link; None to walk in order instead
         (too few rows, or something is wrong: the walk names it)."""
@@ -174,7 +176,7 @@ class SQLiteAuditStore(SqlAuditStore):
         if low != first or high - low + 1 < max(min_rows, workers):
             return None
         start_hash = anchor.hash if anchor is not None else GENESIS_HASH
-        if not ranges_link(str(self.path.resolve()), low, high, start_hash, workers):
+        if not ranges_link(str(self.path.resolve()), low, high, start_hash, workers, range_rows=range_rows):
             return None  # ranges_link counted every range's rows: all of low..high are there
         wanted = [c.checkpoint.seq for c in (head, *checkpoints) if c.checkpoint is not None]
         hashes_at: dict[int, str] = {}

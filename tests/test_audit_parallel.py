@@ -27,11 +27,8 @@ def event(n: int, at: datetime | None = None) -> AuditEvent:
     )
 
 
-@pytest.fixture(autouse=True)
-def _small_ranges(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Ranges of a few rows, so a small log is cut into many: 4 per worker, at least 3 rows."""
-    monkeypatch.setattr(parallel, "RANGES_PER_WORKER", 4)
-    monkeypatch.setattr(parallel, "MIN_RANGE_ROWS", 3)
+SMALL = {"min_rows": 10, "range_rows": 3}
+"""A small log checked in ranges of a few rows, so that it is cut into many."""
 
 
 @pytest.fixture
@@ -59,18 +56,18 @@ def tamper(path: Path, statement: str, *params: object) -> None:
 
 def test_split_covers_every_row_once_in_order() -> None:
     for first, last, workers in ((1, 60, 2), (5, 5, 3), (1, 7, 2), (101, 1000, 3)):
-        bounds = parallel.split(first, last, workers)
+        bounds = parallel.split(first, last, workers, per_worker=4, min_rows=3)
         assert bounds[0][0] == first and bounds[-1][1] == last
         assert all(b[0] == a[1] + 1 for a, b in itertools.pairwise(bounds))
-        assert len(bounds) <= workers * parallel.RANGES_PER_WORKER
+        assert len(bounds) <= workers * 4
         assert all(b - a + 1 >= min(3, last - first + 1) for a, b in bounds[:-1])
-    assert len(parallel.split(1, 60, 2)) == 8  # more ranges than processes
+    assert len(parallel.split(1, 60, 2, per_worker=4, min_rows=3)) == 8  # more ranges than processes
 
 
 @pytest.mark.parametrize("workers", [1, 2, 3])
 def test_ranges_agree_with_the_ordered_walk(log: Path, workers: int) -> None:
     with SQLiteAuditStore(log, read_only=True) as store:
-        report = store.verify(workers=workers, min_rows=10)
+        report = store.verify(workers=workers, **SMALL)
         assert report.ok and report.rows_checked == ROWS and report.head_seq == ROWS
         assert report == ordered(store)
 
@@ -103,7 +100,7 @@ def test_a_worker_answers_one_byte_per_range(log: Path) -> None:
 def test_an_edited_row_is_named_after_the_ranges_fail(log: Path, seq: int) -> None:
     tamper(log, "UPDATE audit_events SET body = replace(body, '\"U1\"', '\"U2\"') WHERE seq = ?", seq)
     with SQLiteAuditStore(log, read_only=True) as store:
-        bad = store.verify(workers=3, min_rows=10)
+        bad = store.verify(workers=3, **SMALL)
         assert (bad.ok, bad.first_bad_seq, bad.damage) == (False, seq, "edited")
         assert bad == ordered(store)
 
@@ -111,7 +108,7 @@ def test_an_edited_row_is_named_after_the_ranges_fail(log: Path, seq: int) -> No
 def test_a_deleted_row_is_named_after_the_ranges_fail(log: Path) -> None:
     tamper(log, "DELETE FROM audit_events WHERE seq = 41")
     with SQLiteAuditStore(log, read_only=True) as store:
-        bad = store.verify(workers=2, min_rows=10)
+        bad = store.verify(workers=2, **SMALL)
         assert (bad.ok, bad.first_bad_seq, bad.damage) == (False, 41, "deleted")
         assert "sequence gap at 41" in bad.reason and bad == ordered(store)
 
@@ -127,14 +124,14 @@ def test_a_rehashed_row_shows_where_the_next_one_no_longer_links(log: Path) -> N
     digest = hashlib.sha256((prev + forged).encode()).hexdigest()
     tamper(log, "UPDATE audit_events SET body = ?, hash = ? WHERE seq = 33", forged, digest)
     with SQLiteAuditStore(log, read_only=True) as store:
-        bad = store.verify(workers=2, min_rows=10)
+        bad = store.verify(workers=2, **SMALL)
         assert (bad.ok, bad.first_bad_seq, bad.damage) == (False, 34, "edited") and bad == ordered(store)
 
 
 def test_the_newest_rows_cut_off_are_still_caught_by_the_checkpoint(log: Path) -> None:
     tamper(log, "DELETE FROM audit_events WHERE seq > ?", ROWS - 5)
     with SQLiteAuditStore(log, read_only=True) as store:
-        bad = store.verify(workers=2, min_rows=10)
+        bad = store.verify(workers=2, **SMALL)
         assert (bad.ok, bad.first_bad_seq, bad.damage) == (False, ROWS - 4, "truncated")
         assert bad == ordered(store)
 
@@ -146,11 +143,11 @@ def test_after_a_purge_the_ranges_start_at_the_anchor(tmp_path: Path) -> None:
         store.append([event(n, old + timedelta(minutes=n)) for n in range(20)])
         store.append([event(n) for n in range(20, ROWS)])
         store.purge(before=datetime(2025, 1, 1, tzinfo=UTC), actor="dpo")
-        report = store.verify(workers=2, min_rows=10)
+        report = store.verify(workers=2, **SMALL)
         assert report.ok and report.rows_checked == ROWS - 20 + 1 and report == ordered(store)
     tamper(path, "DELETE FROM audit_events WHERE seq = 21")  # the first row after the anchor
     with SQLiteAuditStore(path, read_only=True) as store:
-        bad = store.verify(workers=2, min_rows=10)
+        bad = store.verify(workers=2, **SMALL)
         assert (bad.ok, bad.first_bad_seq, bad.damage) == (False, 21, "deleted") and bad == ordered(store)
 
 
@@ -160,7 +157,7 @@ def test_a_worker_that_cannot_run_falls_back_to_the_ordered_walk(
     monkeypatch.setattr(sys, "executable", "/bin/false")  # every worker exits at once, answering nothing
     caplog.set_level(logging.INFO, logger="copilot.audit")
     with SQLiteAuditStore(log, read_only=True) as store:
-        assert store.verify(workers=3, min_rows=10) == ordered(store)
+        assert store.verify(workers=3, **SMALL) == ordered(store)
     assert "walking in order" in caplog.text  # the worker's exit, or the pipe it left broken
 
 
@@ -173,4 +170,4 @@ def test_read_ahead_is_only_a_hint(log: Path, tmp_path: Path) -> None:
     parallel.read_ahead(str(tmp_path / "no-such.sqlite3"))  # nothing to read: no error
     parallel.read_ahead(str(log))
     with SQLiteAuditStore(log, read_only=True) as store:
-        assert store.verify(workers=2, min_rows=10) == ordered(store)
+        assert store.verify(workers=2, **SMALL) == ordered(store)
