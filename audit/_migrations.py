@@ -17,7 +17,7 @@ from typing import Any
 
 from ._facts import DIM_COLUMNS, dims_key
 
-__all__ = ["MIGRATIONS", "Migration", "applied_migrations", "apply_migrations"]
+__all__ = ["LOOKUPS_ON_FACTS", "MIGRATIONS", "Migration", "applied_migrations", "apply_migrations"]
 
 logger = logging.getLogger("copilot.audit")
 
@@ -38,6 +38,33 @@ def _dims_of_old_facts(conn: sqlite3.Connection) -> None:
         f"INSERT OR IGNORE INTO audit_dims (key, {columns}) SELECT dims, {columns} FROM audit_facts"
         " WHERE type = 'suggestion_shown' GROUP BY dims"
     )
+
+
+LOOKUPS_ON_FACTS = (
+    # m006 on both backends, once the two columns exist: fill them from the rows, index the
+    # lookups on them, and drop the indexes on columns generated from the JSON body.
+    """
+    UPDATE audit_facts AS f SET event_id = e.event_id, conversation_id = e.conversation_id
+    FROM audit_events AS e WHERE e.seq = f.seq
+    """,
+    "CREATE UNIQUE INDEX audit_facts_event_id ON audit_facts (event_id)",
+    "CREATE INDEX audit_facts_type ON audit_facts (type, seq)",
+    # By span of 1024 seqs first (LOOKUP_SPAN in _facts.py): an append then touches the
+    # few pages of the newest span, not one page per rep and per conversation.
+    "CREATE INDEX audit_facts_conversation ON audit_facts ((seq / 1024), conversation_id)",
+    "CREATE INDEX audit_facts_actor ON audit_facts ((seq / 1024), actor)",
+    "CREATE INDEX audit_facts_set ON audit_facts (set_id, type)",
+    "CREATE UNIQUE INDEX audit_facts_one_action ON audit_facts (set_id) WHERE type = 'rep_action'",
+    "DROP INDEX audit_facts_shown_set",
+    "DROP INDEX audit_events_event_id",
+    "DROP INDEX audit_events_type",
+    "DROP INDEX audit_events_conversation",
+    "DROP INDEX audit_events_suggestion_set",
+    "DROP INDEX audit_events_one_action",
+    "DROP INDEX audit_events_actor",
+    "DROP INDEX audit_events_at",
+)
+"""Shipped in m006: never edit."""
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -143,26 +170,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             # columns stay, for ad-hoc SQL and for `copilot audit verify --facts`.
             "ALTER TABLE audit_facts ADD COLUMN event_id TEXT",
             "ALTER TABLE audit_facts ADD COLUMN conversation_id TEXT",
-            """
-            UPDATE audit_facts SET event_id = e.event_id, conversation_id = e.conversation_id
-            FROM audit_events AS e WHERE e.seq = audit_facts.seq
-            """,
-            "CREATE UNIQUE INDEX audit_facts_event_id ON audit_facts (event_id)",
-            "CREATE INDEX audit_facts_type ON audit_facts (type, seq)",
-            # By span of 1024 seqs first (LOOKUP_SPAN in _facts.py): an append then touches the
-            # few pages of the newest span, not one page per rep and per conversation.
-            "CREATE INDEX audit_facts_conversation ON audit_facts ((seq / 1024), conversation_id)",
-            "CREATE INDEX audit_facts_actor ON audit_facts ((seq / 1024), actor)",
-            "CREATE INDEX audit_facts_set ON audit_facts (set_id, type)",
-            "CREATE UNIQUE INDEX audit_facts_one_action ON audit_facts (set_id) WHERE type = 'rep_action'",
-            "DROP INDEX audit_facts_shown_set",
-            "DROP INDEX audit_events_event_id",
-            "DROP INDEX audit_events_type",
-            "DROP INDEX audit_events_conversation",
-            "DROP INDEX audit_events_suggestion_set",
-            "DROP INDEX audit_events_one_action",
-            "DROP INDEX audit_events_actor",
-            "DROP INDEX audit_events_at",
+            *LOOKUPS_ON_FACTS,
         ),
     ),
 )

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ._migrations import Migration
+from ._migrations import LOOKUPS_ON_FACTS, Migration
 
 __all__ = ["PG_MIGRATIONS", "apply_pg_migrations", "pg_applied_migrations"]
 
@@ -109,26 +109,7 @@ PG_MIGRATIONS: tuple[Migration, ...] = (
             # As SQLite's m006: lookups and the one-final-action rule on plain facts columns,
             # so that an append maintains no index on the generated (parsed-JSON) columns.
             "ALTER TABLE audit_facts ADD COLUMN event_id TEXT, ADD COLUMN conversation_id TEXT",
-            """
-            UPDATE audit_facts AS f SET event_id = e.event_id, conversation_id = e.conversation_id
-            FROM audit_events AS e WHERE e.seq = f.seq
-            """,
-            "CREATE UNIQUE INDEX audit_facts_event_id ON audit_facts (event_id)",
-            "CREATE INDEX audit_facts_type ON audit_facts (type, seq)",
-            # By span of 1024 seqs first (LOOKUP_SPAN in _facts.py): an append then touches the
-            # few pages of the newest span, not one page per rep and per conversation.
-            "CREATE INDEX audit_facts_conversation ON audit_facts ((seq / 1024), conversation_id)",
-            "CREATE INDEX audit_facts_actor ON audit_facts ((seq / 1024), actor)",
-            "CREATE INDEX audit_facts_set ON audit_facts (set_id, type)",
-            "CREATE UNIQUE INDEX audit_facts_one_action ON audit_facts (set_id) WHERE type = 'rep_action'",
-            "DROP INDEX audit_facts_shown_set",
-            "DROP INDEX audit_events_event_id",
-            "DROP INDEX audit_events_type",
-            "DROP INDEX audit_events_conversation",
-            "DROP INDEX audit_events_suggestion_set",
-            "DROP INDEX audit_events_one_action",
-            "DROP INDEX audit_events_actor",
-            "DROP INDEX audit_events_at",
+            *LOOKUPS_ON_FACTS,
             # PostgreSQL stores generated columns, parsing each body once per column on
             # every append; nothing reads them any more (dropping a column is instant).
             """
